@@ -1,0 +1,60 @@
+# The two commands of README.md: `make run` (start the platform) and `make test` (run every test).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: setup run run-services worker worker-gpu test lint format migrate demo clean-db
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext >/dev/null; \
+	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext >/dev/null; fi
+
+setup: $(STAMP) $(CHROMIUM)
+	$(BIN)/python manage.py compilemessages -v 0 --ignore=.venv
+
+migrate: setup
+	$(BIN)/python manage.py migrate --noinput -v 0
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+# Embedded mode: SQLite, in-memory channel layer, Celery tasks run in-process (no broker).
+# With DATABASE_URL and REDIS_URL set, the same command also starts a Celery worker process.
+run: demo
+	@if [ -n "$$REDIS_URL" ]; then \
+	  $(BIN)/celery -A kokoro_site worker -Q default -l info --concurrency 2 & \
+	  trap 'kill %1' EXIT; \
+	  $(BIN)/daphne -b $(HOST) -p $(PORT) kokoro_site.asgi:application; \
+	else \
+	  $(BIN)/daphne -b $(HOST) -p $(PORT) kokoro_site.asgi:application; \
+	fi
+
+worker: setup
+	$(BIN)/celery -A kokoro_site worker -Q default -l info
+
+# One training/generation job at a time per GPU: CUDA cannot start in a forked child.
+worker-gpu: setup
+	$(BIN)/celery -A kokoro_site worker -Q gpu -l info --pool solo --concurrency 1
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .

@@ -1,0 +1,17 @@
+from django.contrib import admin
+
+from .items import ITEM_FIELDS, SCREENING_FIELDS
+from .models import Feedback
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    list_display = ("evaluation_id", "session", "client", "counselor", "total", "created_at", *SCREENING_FIELDS)
+    list_filter = SCREENING_FIELDS
+    search_fields = ("evaluation_id", "session__id")
+    raw_id_fields = ("session", "client", "counselor")
+    fieldsets = (
+        (None, {"fields": ("session", "evaluation_id", "created_at", "client", "counselor", "total")}),
+        ("Items", {"fields": ITEM_FIELDS}),
+        ("Screening", {"fields": SCREENING_FIELDS}),
+    )

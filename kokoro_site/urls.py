@@ -1,0 +1,19 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("roleplay.urls_accounts")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("roleplay.urls")),
+    path("feedback/", include("feedback.urls")),
+    path("dataset/", include("feedback.urls_dataset")),
+    path("ml/", include("models_ml.urls")),
+]
+
+if settings.DEBUG:
+    from django.contrib.staticfiles.urls import staticfiles_urlpatterns
+
+    urlpatterns += staticfiles_urlpatterns()

@@ -1,0 +1,42 @@
+from django.contrib import admin
+
+from .models import AvailabilitySlot, Message, Profile, Session
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ("display_name", "user", "qualification", "preferred_role", "training_hours", "dataset_id")
+    list_filter = ("qualification", "preferred_role", "gender", "age_band")
+    search_fields = ("display_name", "user__username")
+
+
+@admin.register(AvailabilitySlot)
+class AvailabilitySlotAdmin(admin.ModelAdmin):
+    list_display = ("user", "role", "starts_at", "ends_at", "status", "session")
+    list_filter = ("status", "role")
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    fields = ("seq", "role", "text", "created_at")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = False
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = ("id", "counselor", "client", "starts_at", "status", "source", "topic", "last_seq")
+    list_filter = ("status", "source", "topic", "is_synthetic")
+    search_fields = ("id", "topic_sub", "counselor__username", "client__username")
+    date_hierarchy = "starts_at"
+    raw_id_fields = ("counselor", "client")
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("session", "seq", "role", "created_at", "text")
+    search_fields = ("text",)
+    raw_id_fields = ("session", "sender")
+    list_select_related = ("session",)

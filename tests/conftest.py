@@ -1,0 +1,75 @@
+"""Shared fixtures.
+
+Services: a test that needs PostgreSQL, Redis or the published dataset skips with the
+reason outside CI, and fails when ``CI`` is set (CI must exercise the real parts).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+KOKOROCHAT_DIR = Path(
+    os.environ.get("KOKOROCHAT_DIR", REPO_ROOT.parent / "shared" / "kokorochat" / "kokorochat_dialogues")
+)
+IN_CI = bool(os.environ.get("CI"))
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip outside CI, fail inside CI, when a needed service or data set is missing."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI is set but {reason}")
+    pytest.skip(reason)
+
+
+def uses_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def uses_redis() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+@pytest.fixture
+def postgres_required():
+    require(uses_postgres(), "PostgreSQL is not configured (set DATABASE_URL)")
+
+
+@pytest.fixture
+def redis_required():
+    require(uses_redis(), "Redis is not configured (set REDIS_URL)")
+
+
+@pytest.fixture(scope="session")
+def kokorochat_dir() -> Path:
+    require(
+        KOKOROCHAT_DIR.is_dir() and any(KOKOROCHAT_DIR.glob("*.json")),
+        f"the published KokoroChat folder is missing at {KOKOROCHAT_DIR}",
+    )
+    return KOKOROCHAT_DIR
+
+
+@pytest.fixture(autouse=True)
+def _ci_services_present(request):
+    """In CI the suite runs against PostgreSQL and Redis; a missing one is a failure."""
+    if IN_CI and request.node.get_closest_marker("redis"):
+        require(uses_redis(), "Redis is not configured (set REDIS_URL)")
+    if IN_CI and request.node.get_closest_marker("postgres"):
+        require(uses_postgres(), "PostgreSQL is not configured (set DATABASE_URL)")
+
+
+@pytest.fixture(autouse=True)
+def _media_and_artifacts(tmp_path, settings):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.KOKORO_ARTIFACTS_DIR = tmp_path / "artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _reset_axes_cache():
+    from django.core.cache import cache
+
+    cache.clear()
