@@ -9,3 +9,13 @@ STORAGES = {
 }
 KOKORO_CHAT_RATE_LIMIT = env.int("KOKORO_CHAT_RATE_LIMIT", default=1000)
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file (not in-memory) test database, so the browser tests' server threads share it.
+    import os as _os
+    import tempfile as _tempfile
+
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": _os.path.join(_tempfile.gettempdir(), f"kokoro-test-{_os.getpid()}.sqlite3")
+    }

@@ -1,0 +1,109 @@
+"""A real ASGI server (uvicorn in a thread, the project's full ASGI app) and headless Chromium.
+
+The server shares the test database, so tests using it need committed data
+(``asgi_live_server`` pulls in ``transactional_db``).
+"""
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("KOKORO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self) -> None:
+        import uvicorn
+
+        from kokoro_site.asgi import application
+
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", ws="websockets-sansio"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="asgi-live-server", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the ASGI live server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def asgi_live_server(transactional_db, settings) -> Iterator[LiveServer]:
+    server = LiveServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        from django.db import connections
+
+        connections.close_all()
+
+
+@pytest.fixture(scope="session")
+def _playwright():
+    if not Path(CHROMIUM).exists():
+        from tests.conftest import require
+
+        require(False, f"Chromium is not installed at {CHROMIUM} (run `make setup`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture
+def browser(_playwright, monkeypatch):
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls made by the
+    # test body itself are still synchronous, so Django's async-safety guard is lifted here only.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    b = _playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def login(browser, base_url: str, user, *, viewport: dict | None = None, locale: str = "ja-JP"):
+    """A new browser context already logged in as ``user`` (session cookie, no form round trip)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies["sessionid"]
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900}, locale=locale)
+    context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": base_url}])
+    context.set_default_timeout(10_000)
+    return context
