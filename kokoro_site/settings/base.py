@@ -176,3 +176,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- Auto-scorer -----------------------------------------------------------------------
+# "cpu" (default, trained by `manage.py train_scorer`) or "llm" (QLoRA adapter on the gpu queue).
+KOKORO_SCORER_BACKEND = env("KOKORO_SCORER_BACKEND", default="cpu")
