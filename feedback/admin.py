@@ -10,6 +10,8 @@ class FeedbackAdmin(admin.ModelAdmin):
     list_filter = SCREENING_FIELDS
     search_fields = ("evaluation_id", "session__id")
     raw_id_fields = ("session", "client", "counselor")
+    list_select_related = ("session", "client", "counselor")
+    date_hierarchy = "created_at"
     fieldsets = (
         (None, {"fields": ("session", "evaluation_id", "created_at", "client", "counselor", "total")}),
         ("Items", {"fields": ITEM_FIELDS}),

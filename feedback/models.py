@@ -14,9 +14,7 @@ class Feedback(models.Model):
     evaluation_id = models.PositiveIntegerField(unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="feedback_given")
-    counselor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="feedback_received"
-    )
+    counselor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="feedback_received")
     total = models.PositiveSmallIntegerField()
 
     class Meta:
@@ -38,9 +36,7 @@ class Feedback(models.Model):
 for _item in ITEMS:
     Feedback.add_to_class(
         _item.field,
-        models.PositiveSmallIntegerField(
-            _item.jp, validators=[MinValueValidator(0), MaxValueValidator(5)]
-        ),
+        models.PositiveSmallIntegerField(_item.jp, validators=[MinValueValidator(0), MaxValueValidator(5)]),
     )
 for _s in SCREENINGS:
     Feedback.add_to_class(_s.field, models.BooleanField(_s.jp, default=False))

@@ -1,3 +1,14 @@
+from django.urls import path
+
+from . import views
+
 app_name = "feedback"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.feedback_list, name="list"),
+    path("monitoring/", views.feedback_monitoring, name="monitoring"),
+    path("progress/", views.feedback_progress, name="progress"),
+    path("sessions/<int:session_id>/", views.feedback_form, name="form"),
+    path("sessions/<int:session_id>/result/", views.feedback_result, name="result"),
+    path("sessions/<int:session_id>/result/fragment/", views.feedback_result_fragment, name="result_fragment"),
+]
