@@ -8,12 +8,18 @@ class ProfileAdmin(admin.ModelAdmin):
     list_display = ("display_name", "user", "qualification", "preferred_role", "training_hours", "dataset_id")
     list_filter = ("qualification", "preferred_role", "gender", "age_band")
     search_fields = ("display_name", "user__username")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
 
 
 @admin.register(AvailabilitySlot)
 class AvailabilitySlotAdmin(admin.ModelAdmin):
     list_display = ("user", "role", "starts_at", "ends_at", "status", "session")
     list_filter = ("status", "role")
+    search_fields = ("user__username", "user__profile__display_name")
+    date_hierarchy = "starts_at"
+    raw_id_fields = ("user", "session")
+    list_select_related = ("user", "session")
 
 
 class MessageInline(admin.TabularInline):
@@ -32,6 +38,7 @@ class SessionAdmin(admin.ModelAdmin):
     search_fields = ("id", "topic_sub", "counselor__username", "client__username")
     date_hierarchy = "starts_at"
     raw_id_fields = ("counselor", "client")
+    list_select_related = ("counselor", "client")
 
 
 @admin.register(Message)

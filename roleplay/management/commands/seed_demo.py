@@ -1,0 +1,158 @@
+"""Demo accounts and sessions so that `make run` shows a working platform at once.
+
+Idempotent: running it again resets the demo passwords, keeps existing demo sessions and
+only creates what is missing (a live session is re-created once the previous one is over).
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from roleplay.models import AgeBand, Gender, PreferredRole, Qualification, Session, SessionStatus
+from roleplay.services.accounts import profile_update, user_signup
+from roleplay.services.matching import session_book, session_setup_update
+from roleplay.topics import Topic
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    display_name: str
+    qualification: str
+    preferred_role: str
+    training_hours: int
+    gender: str = Gender.UNSPECIFIED
+    age_band: str = AgeBand.UNSPECIFIED
+    superuser: bool = False
+    note: str = ""
+
+
+ADMIN = DemoAccount(
+    "admin",
+    "kokoro-admin-2025",
+    "管理者",
+    Qualification.CERTIFIED,
+    PreferredRole.EITHER,
+    0,
+    superuser=True,
+    note="administrator (Django admin, monitoring, exports)",
+)
+COUNSELOR = DemoAccount(
+    "counselor",
+    "kokoro-demo-2025",
+    "さくら（相談員）",
+    Qualification.CERTIFIED,
+    PreferredRole.COUNSELOR,
+    320,
+    Gender.FEMALE,
+    AgeBand.FORTIES,
+    note="certified counselor (plays the counselor)",
+)
+CLIENT = DemoAccount(
+    "client",
+    "kokoro-demo-2025",
+    "はると（研修生）",
+    Qualification.TRAINEE,
+    PreferredRole.CLIENT,
+    12,
+    Gender.MALE,
+    AgeBand.TWENTIES,
+    note="trainee (plays the client)",
+)
+TRAINEE = DemoAccount(
+    "trainee",
+    "kokoro-demo-2025",
+    "みなみ（研修生）",
+    Qualification.TRAINEE,
+    PreferredRole.EITHER,
+    4,
+    Gender.OTHER,
+    AgeBand.THIRTIES,
+    note="trainee (either role)",
+)
+ACCOUNTS = (ADMIN, COUNSELOR, CLIENT, TRAINEE)
+
+
+def _ensure_user(account: DemoAccount):
+    User = get_user_model()
+    user = User.objects.filter(username=account.username).first()
+    profile = {
+        "display_name": account.display_name,
+        "gender": account.gender,
+        "age_band": account.age_band,
+        "qualification": account.qualification,
+        "training_hours": account.training_hours,
+        "preferred_role": account.preferred_role,
+    }
+    if user is None:
+        user = user_signup(username=account.username, password=account.password, **profile)
+    else:
+        user.set_password(account.password)
+        profile_update(user=user, **profile)
+    user.is_staff = user.is_superuser = account.superuser
+    user.is_active = True
+    user.save()
+    return user
+
+
+def _pair_sessions(counselor, client):
+    return Session.objects.filter(counselor=counselor, client=client)
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo accounts, a live session starting now and a session tomorrow."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        now = timezone.now()
+        users = {account.username: _ensure_user(account) for account in ACCOUNTS}
+        counselor, client = users[COUNSELOR.username], users[CLIENT.username]
+
+        live = next(
+            (s for s in _pair_sessions(counselor, client).filter(status=SessionStatus.LIVE) if s.ends_at > now), None
+        )
+        if live is None:
+            # An overdue demo session would block the pair: close it before starting a new one.
+            for stale in _pair_sessions(counselor, client).filter(status=SessionStatus.LIVE):
+                stale.status, stale.ended_at, stale.end_reason = SessionStatus.ENDED, now, "time_up"
+                stale.save(update_fields=["status", "ended_at", "end_reason"])
+            live = session_book(counselor=counselor, client=client, starts_at=now, live=True, now=now)
+            live.topic = Topic.WORKPLACE
+            live.save(update_fields=["topic"])
+
+        tomorrow = timezone.localtime(now).replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        upcoming = _pair_sessions(counselor, client).filter(status=SessionStatus.SCHEDULED, starts_at__gt=now).first()
+        if upcoming is None:
+            upcoming = session_book(counselor=counselor, client=client, starts_at=tomorrow, now=now)
+            session_setup_update(
+                session=upcoming,
+                user=counselor,
+                topic=Topic.INTERPERSONAL,
+                client_state="最近よく眠れず、友人関係のことで気分が沈みがち（架空の設定）",
+                suicidal_ideation=False,
+                duration_minutes=60,
+                now=now,
+            )
+
+        self._print(live, upcoming)
+
+    def _print(self, live: Session, upcoming: Session) -> None:
+        out = self.stdout
+        out.write(self.style.SUCCESS("Demo data ready."))
+        out.write("")
+        out.write("  Log in at /accounts/login/ with:")
+        width = max(len(a.username) for a in ACCOUNTS)
+        for account in ACCOUNTS:
+            out.write(f"    {account.username:<{width}}  password: {account.password:<18}  {account.note}")
+        out.write("")
+        local = timezone.localtime
+        out.write(
+            f"  Live session #{live.pk} (counselor ↔ client) since {local(live.starts_at):%Y-%m-%d %H:%M}: "
+            f"/sessions/{live.pk}/"
+        )
+        out.write(f"  Scheduled session #{upcoming.pk} at {local(upcoming.starts_at):%Y-%m-%d %H:%M}")
