@@ -18,8 +18,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 $(CHROMIUM):
-	@if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext >/dev/null; \
-	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext >/dev/null; fi
+	@if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext fonts-ipafont-gothic >/dev/null; \
+	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext fonts-ipafont-gothic >/dev/null; fi
 
 setup: $(STAMP) $(CHROMIUM)
 	$(BIN)/python manage.py compilemessages -v 0 --ignore=.venv

@@ -139,6 +139,8 @@ class Session(models.Model):
         indexes = [
             models.Index(fields=["status", "starts_at"]),
             models.Index(fields=["source", "starts_at"]),
+            models.Index(fields=["counselor", "status", "starts_at"]),
+            models.Index(fields=["client", "status", "starts_at"]),
         ]
 
     def __str__(self) -> str:
