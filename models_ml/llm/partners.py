@@ -1,0 +1,67 @@
+"""AI practice partners: glue between a generation backend, the role card and the refinement/ending rules.
+
+``history`` is the session so far in dataset roles: ``[{"role": "counselor" | "client", "text": str}, ...]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .backends.base import GenerationBackend
+from .data import ROLE_CLIENT, ROLE_COUNSELOR, chat_role
+from .prompts import COUNSELOR_SYSTEM_PROMPT
+from .role_cards import RoleCard, render_client_system_prompt
+from .rules import CLOSING_PHRASES, DEFAULT_MAX_TRIES, RefinedReply, detect_closing, refine_client_reply
+
+
+def to_chat_messages(history: Iterable[dict[str, str]], *, ai_role: str, system_prompt: str) -> list[dict[str, str]]:
+    """Dataset turns -> chat messages from the AI's point of view (the AI is the assistant); consecutive
+    messages of one speaker are merged as in training."""
+    messages = [{"role": "system", "content": system_prompt}]
+    for turn in history:
+        role = chat_role(turn["role"], ai_role)
+        if messages[-1]["role"] == role and len(messages) > 1:
+            messages[-1] = {"role": role, "content": messages[-1]["content"] + "\n" + turn["text"]}
+        else:
+            messages.append({"role": role, "content": turn["text"]})
+    return messages
+
+
+def ai_client_reply(
+    backend: GenerationBackend,
+    card: RoleCard,
+    history: list[dict[str, str]],
+    *,
+    max_tries: int = DEFAULT_MAX_TRIES,
+    **params: Any,
+) -> RefinedReply:
+    """Next AI-client turn, regenerated while it breaks the client rules, trimmed (and flagged) as a last resort."""
+    messages = to_chat_messages(history, ai_role=ROLE_CLIENT, system_prompt=render_client_system_prompt(card))
+    turn_index = sum(1 for t in history if t["role"] == ROLE_CLIENT)
+    return refine_client_reply(lambda: backend.generate(messages, **params), turn_index=turn_index, max_tries=max_tries)
+
+
+@dataclass
+class CounselorReply:
+    text: str
+    closing_phrase: str | None
+
+    @property
+    def is_closing(self) -> bool:
+        return self.closing_phrase is not None
+
+
+def ai_counselor_reply(
+    backend: GenerationBackend,
+    history: list[dict[str, str]],
+    *,
+    system_prompt: str = COUNSELOR_SYSTEM_PROMPT,
+    closing_phrases: Iterable[str] = CLOSING_PHRASES,
+    **params: Any,
+) -> CounselorReply:
+    """Next AI-counselor turn and whether it closes the session."""
+    messages = to_chat_messages(history, ai_role=ROLE_COUNSELOR, system_prompt=system_prompt)
+    text = backend.generate(messages, **params).strip()
+    return CounselorReply(text=text, closing_phrase=detect_closing(text, closing_phrases))
