@@ -1,0 +1,1 @@
+"""KokoroChat research dataset: import, export, statistics and the administrators' pages."""

@@ -1,0 +1,188 @@
+"""Export of sessions with feedback in the KokoroChat format, streamed from the database.
+
+Dialogues are read in keyset-paginated chunks (``CHUNK`` feedback rows, then their messages)
+so memory stays flat; every writer consumes the same ``iter_dialogues`` generator.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterable, Iterator
+from itertools import groupby
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.db.models import CharField, F, Func
+
+from feedback.items import ITEM_FIELDS, SCREENING_FIELDS
+from feedback.models import ExportAudit
+from roleplay.models import Message
+
+from .schema import TZ_NAME, dialogue_object, dump_file, dump_line
+from .selectors import FORMATS, ExportOptions, export_feedback_queryset, export_id
+
+CHUNK = 500
+ZIP_FOLDER = "kokorochat_dialogues"
+CHAT_ROLES = {"counselor": "assistant", "client": "user"}
+CHAT_JOIN = "\n"  # consecutive messages of one speaker become one turn, joined by a newline
+CONTENT_TYPES = {"zip": "application/zip", "jsonl": "application/jsonl", "chat-jsonl": "application/jsonl"}
+EXTENSIONS = {"zip": "zip", "jsonl": "jsonl", "chat-jsonl": "jsonl"}
+
+_FIELDS = (
+    "evaluation_id",
+    "created_at",
+    "client_id",
+    "client__profile__research_id",
+    "counselor_id",
+    "counselor__profile__research_id",
+    "total",
+    *ITEM_FIELDS,
+    *SCREENING_FIELDS,
+    "session_id",
+    "session__topic",
+    "session__topic_sub",
+)
+_N_ITEMS = len(ITEM_FIELDS)
+
+
+class _TokyoTime(Func):
+    """PostgreSQL formats the time itself: parsing 600k timestamps in Python is the slow part."""
+
+    template = f"to_char(%(expressions)s AT TIME ZONE '{TZ_NAME}', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+    output_field = CharField()
+
+
+def _message_time():
+    return _TokyoTime("created_at") if connection.vendor == "postgresql" else F("created_at")
+
+
+def iter_dialogues(qs) -> Iterator[tuple[int, dict]]:
+    """(evaluation id, dataset object) for each feedback row of ``qs``, by evaluation id."""
+    last = -1
+    while True:
+        rows = list(qs.filter(evaluation_id__gt=last).order_by("evaluation_id").values_list(*_FIELDS)[:CHUNK])
+        if not rows:
+            return
+        last = rows[-1][0]
+        session_ids = [r[-3] for r in rows]
+        messages = (
+            Message.objects.filter(session_id__in=session_ids)
+            .order_by("session_id", "seq")
+            .values_list("session_id", "role", _message_time(), "text")
+        )
+        by_session = {sid: [(m[1], m[2], m[3]) for m in group] for sid, group in groupby(messages, key=lambda m: m[0])}
+        for r in rows:
+            items = r[7 : 7 + _N_ITEMS]
+            screenings = r[7 + _N_ITEMS : 7 + _N_ITEMS + len(SCREENING_FIELDS)]
+            yield (
+                r[0],
+                dialogue_object(
+                    evaluation_id=r[0],
+                    created_at=r[1],
+                    client_id=export_id(r[3], r[2]),
+                    counselor_id=export_id(r[5], r[4]),
+                    score=r[6],
+                    items=items,
+                    screenings=screenings,
+                    topic=r[-2],
+                    topic_sub=r[-1],
+                    messages=by_session.get(r[-3], []),
+                ),
+            )
+
+
+def chat_object(obj: dict) -> dict:
+    """Fine-tuning chat format: counselor = assistant, client = user, speaker runs merged."""
+    turns = []
+    for role, group in groupby(obj["dialogue"], key=lambda m: m["role"]):
+        turns.append({"role": CHAT_ROLES[role], "content": CHAT_JOIN.join(m["utterance"] for m in group)})
+    return {"messages": turns}
+
+
+class _Sink:
+    """A write-only, unseekable file: zipfile then writes data descriptors, fit for streaming."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts.clear()
+        return data
+
+
+def stream_zip(dialogues: Iterable[tuple[int, dict]]) -> Iterator[bytes]:
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for evaluation_id, obj in dialogues:
+            zf.writestr(f"{ZIP_FOLDER}/{evaluation_id}.json", dump_file(obj))
+            yield sink.take()
+    yield sink.take()
+
+
+def stream_jsonl(dialogues: Iterable[tuple[int, dict]]) -> Iterator[bytes]:
+    for _eid, obj in dialogues:
+        yield dump_line(obj)
+
+
+def stream_chat_jsonl(dialogues: Iterable[tuple[int, dict]]) -> Iterator[bytes]:
+    for _eid, obj in dialogues:
+        yield json.dumps(chat_object(obj), ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+STREAMERS = {"zip": stream_zip, "jsonl": stream_jsonl, "chat-jsonl": stream_chat_jsonl}
+
+
+@transaction.atomic
+def export_audit_create(*, user, channel: str, options: ExportOptions, fmt: str, dialogue_count: int) -> ExportAudit:
+    return ExportAudit.objects.create(
+        user=user if user is not None and user.is_authenticated else None,
+        channel=channel,
+        params=options.as_params(),
+        fmt=fmt,
+        dialogue_count=dialogue_count,
+    )
+
+
+def export_start(*, user, channel: str, options: ExportOptions, fmt: str) -> tuple[Iterator[tuple[int, dict]], int]:
+    """Select, count and audit an export; returns the dialogue stream and its size."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    qs = export_feedback_queryset(options)
+    count = qs.count()
+    export_audit_create(user=user, channel=channel, options=options, fmt=fmt, dialogue_count=count)
+    return iter_dialogues(qs), count
+
+
+def export_stream(*, user, channel: str, options: ExportOptions, fmt: str) -> tuple[Iterator[bytes], int]:
+    """Bytes of a zip / jsonl / chat-jsonl export (the web download and the command share it)."""
+    dialogues, count = export_start(user=user, channel=channel, options=options, fmt=fmt)
+    return STREAMERS[fmt](dialogues), count
+
+
+def export_to_path(*, out: Path, user, options: ExportOptions, fmt: str, channel: str = "command") -> int:
+    """Write an export to ``out`` (a folder for "folder", else one file); returns the dialogue count."""
+    if fmt == "folder":
+        dialogues, count = export_start(user=user, channel=channel, options=options, fmt=fmt)
+        out.mkdir(parents=True, exist_ok=True)
+        for evaluation_id, obj in dialogues:
+            (out / f"{evaluation_id}.json").write_bytes(dump_file(obj))
+        return count
+    chunks, count = export_stream(user=user, channel=channel, options=options, fmt=fmt)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+    return count
+
+
+def export_filename(options: ExportOptions, fmt: str) -> str:
+    return f"kokorochat-{options.subset}{'-q' if options.quality_filter else ''}.{EXTENSIONS[fmt]}"

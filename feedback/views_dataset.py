@@ -1,0 +1,150 @@
+"""Administrators' dataset pages: browse sessions, read transcripts, export, analytics (staff only)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from functools import wraps
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.handlers.asgi import ASGIRequest
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_POST
+
+from feedback.dataset.exporter import CONTENT_TYPES, export_filename, export_stream
+from feedback.dataset.forms import ExportForm, SessionSearchForm
+from feedback.dataset.selectors import session_detail, session_messages, session_search_queryset
+from feedback.dataset.stats import dataset_correlations, dataset_summary
+from feedback.items import ITEMS, SCREENINGS
+from roleplay.models import Session
+from roleplay.topics import TOPIC_LABELS
+
+PAGE_SIZE = 50
+STREAM_PIECE = 256 * 1024
+FEATURE_LABELS = {
+    "client_chars": _("Client characters (total)"),
+    "counselor_chars": _("Counselor characters (total)"),
+    "client_messages": _("Client messages"),
+    "counselor_messages": _("Counselor messages"),
+    "counselor_response_s": _("Counselor's average response time"),
+}
+
+
+def staff_required(view):
+    """Anonymous users go to the log-in page; signed-in non-staff get 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@require_GET
+@staff_required
+def sessions(request: HttpRequest) -> HttpResponse:
+    form = SessionSearchForm(request.GET)
+    qs = session_search_queryset(form.to_search()) if form.is_valid() else Session.objects.none()
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {"form": form, "page": page, "query": params.urlencode(), "export_form": ExportForm()}
+    template = "dataset/_session_table.html" if request.htmx else "dataset/sessions.html"
+    return render(request, template, context)
+
+
+@require_GET
+@staff_required
+def session_view(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        session = session_detail(pk)
+    except Session.DoesNotExist:
+        raise Http404 from None
+    feedback = getattr(session, "feedback", None)
+    items = [(i, getattr(feedback, i.field)) for i in ITEMS] if feedback else []
+    screenings = [(s, getattr(feedback, s.field)) for s in SCREENINGS] if feedback else []
+    return render(
+        request,
+        "dataset/session_detail.html",
+        {
+            "session": session,
+            "messages_list": session_messages(session),
+            "feedback": feedback,
+            "items": items,
+            "screenings": screenings,
+        },
+    )
+
+
+@require_POST
+@staff_required
+def export(request: HttpRequest) -> HttpResponse:
+    form = ExportForm(request.POST)
+    if not form.is_valid():
+        return render(request, "dataset/export_error.html", {"export_form": form}, status=400)
+    fmt = form.cleaned_data["fmt"]
+    options = form.to_options()
+    chunks, count = export_stream(user=request.user, channel="web", options=options, fmt=fmt)
+    content = _async_chunks(chunks) if isinstance(request, ASGIRequest) else _grouped(chunks)
+    response = StreamingHttpResponse(content, content_type=CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(options, fmt)}"'
+    response["X-Dialogue-Count"] = str(count)
+    return response
+
+
+def _grouped(chunks: Iterator[bytes], size: int = STREAM_PIECE) -> Iterator[bytes]:
+    """Send pieces of about ``size`` bytes rather than one per dialogue."""
+    buf: list[bytes] = []
+    held = 0
+    for chunk in chunks:
+        buf.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(buf)
+            buf, held = [], 0
+    if buf:
+        yield b"".join(buf)
+
+
+async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Under ASGI a sync iterator would be read whole into memory first; pull it piece by piece."""
+    pieces = _grouped(chunks)
+    pull = sync_to_async(lambda: next(pieces, None), thread_sensitive=True)
+    while (piece := await pull()) is not None:
+        yield piece
+
+
+@require_GET
+@staff_required
+def analytics(request: HttpRequest) -> HttpResponse:
+    summary = dataset_summary()
+    corr = dataset_correlations()
+    chart_data = {
+        "histogram": summary["score_histogram"],
+        "topics": [
+            {"key": k, "label": TOPIC_LABELS[k][0], "label_en": TOPIC_LABELS[k][1], "n": n}
+            for k, n in summary["topics"].items()
+        ],
+        "features": [{**f, "label": str(FEATURE_LABELS[f["key"]])} for f in corr["features"]],
+        "item_matrix": corr["item_matrix"],
+        "item_labels": [f"{i.number}. {i.jp}" for i in ITEMS],
+    }
+    screenings = [(s, summary["screenings"][s.field]) for s in SCREENINGS]
+    return render(
+        request,
+        "dataset/analytics.html",
+        {
+            "summary": summary,
+            "chart_data": chart_data,
+            "screenings": screenings,
+            "features": chart_data["features"],
+            "export_form": ExportForm(),
+        },
+    )

@@ -1,0 +1,184 @@
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.management import call_command
+
+from feedback.dataset.exporter import CHAT_JOIN, ZIP_FOLDER, chat_object
+from feedback.dataset.importer import dataset_import
+from feedback.dataset.selectors import DERIVED_ID_OFFSET
+from feedback.items import ITEM_FIELDS
+from feedback.models import ExportAudit
+from roleplay.models import Session
+from tests.factories import FeedbackFactory, MessageFactory, UserFactory
+
+from .conftest import LINES, make_dialogue, write_files
+
+pytestmark = pytest.mark.django_db
+
+LONG = tuple((("counselor", f"問いかけ{i}です。") if i % 2 == 0 else ("client", f"答え{i}です。")) for i in range(40))
+
+
+def items_for(score: int) -> tuple[int, ...]:
+    base, extra = divmod(score, 20)
+    return tuple(base + 1 if i < extra else base for i in range(20))
+
+
+def _dataset(tmp_path):
+    """Scores 50 (low), 80 (high), 99 and 100 (test), 60 with all items 3; two short, rest long."""
+    files = {
+        "10.json": make_dialogue(evaluation_id=10, items=items_for(50), lines=LONG, start="2024-04-01T09:00:00"),
+        "11.json": make_dialogue(evaluation_id=11, items=items_for(80), lines=LONG, start="2024-05-02T09:00:00"),
+        "12.json": make_dialogue(evaluation_id=12, items=items_for(99), start="2024-06-03T09:00:00"),
+        "13.json": make_dialogue(
+            evaluation_id=13,
+            items=items_for(100),
+            lines=LONG,
+            start="2024-06-04T09:00:00",
+            topic=("学校問題", "School Issues"),
+            client_id=301,
+            counselor_id=302,
+        ),
+        "14.json": make_dialogue(evaluation_id=14, items=(3,) * 20, lines=LONG, start="2024-07-01T09:00:00"),
+        "15.json": make_dialogue(
+            evaluation_id=15, items=items_for(80), lines=LONG, start="2024-07-02T09:00:00", step_s=20
+        ),
+        "16.json": make_dialogue(
+            evaluation_id=16, screenings=(False, True, False), sub="", start="2024-07-03T09:00:00"
+        ),
+    }
+    src = write_files(tmp_path / "src", files)
+    assert dataset_import(path=src).imported == len(files)
+    return src
+
+
+def _export(tmp_path, *args, name="out") -> object:
+    out = tmp_path / name
+    call_command("export_kokorochat", str(out), *args)
+    return out
+
+
+def _ids(folder) -> set[int]:
+    return {int(p.stem) for p in folder.glob("*.json")}
+
+
+def test_import_then_export_reproduces_every_file_byte_for_byte(tmp_path):
+    src = _dataset(tmp_path)
+    out = _export(tmp_path)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in src.iterdir())
+    for path in src.iterdir():
+        assert (out / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+@pytest.mark.parametrize(
+    ("subset", "expected"),
+    [
+        ("all", {10, 11, 12, 13, 14, 15, 16}),
+        ("low", {10, 14, 16}),
+        ("high", {11, 15}),
+        ("full", {10, 11, 14, 15, 16}),
+        ("test", {12, 13}),
+    ],
+)
+def test_subsets_split_by_score(tmp_path, subset, expected):
+    _dataset(tmp_path)
+    assert _ids(_export(tmp_path, "--subset", subset)) == expected
+
+
+def test_quality_filter_needs_30_messages_30_minutes_and_not_all_items_three(tmp_path):
+    _dataset(tmp_path)
+    # 12 and 16: 6 messages; 14: all items 3; 15: 40 messages in 13 minutes
+    assert _ids(_export(tmp_path, "--quality-filter")) == {10, 11, 13}
+
+
+def test_date_range_is_inclusive_on_session_dates(tmp_path):
+    _dataset(tmp_path)
+    assert _ids(_export(tmp_path, "--since", "2024-05-02", "--until", "2024-06-03")) == {11, 12}
+
+
+def test_synthetic_sessions_only_with_flag(tmp_path):
+    _dataset(tmp_path)
+    Session.objects.filter(feedback__evaluation_id=11).update(is_synthetic=True)
+    assert 11 not in _ids(_export(tmp_path, name="a"))
+    assert 11 in _ids(_export(tmp_path, "--include-synthetic", name="b"))
+
+
+def test_zip_format_holds_the_same_bytes(tmp_path):
+    src = _dataset(tmp_path)
+    out = _export(tmp_path, "--format", "zip", name="data.zip")
+    with zipfile.ZipFile(out) as zf:
+        assert zf.testzip() is None
+        names = zf.namelist()
+        assert sorted(names) == sorted(f"{ZIP_FOLDER}/{p.name}" for p in src.iterdir())
+        assert zf.read(f"{ZIP_FOLDER}/13.json") == (src / "13.json").read_bytes()
+
+
+def test_zip_export_can_be_imported_again(tmp_path):
+    _dataset(tmp_path)
+    out = _export(tmp_path, "--format", "zip", name="data.zip")
+    report = dataset_import(path=out)
+    assert report.ok and report.skipped_existing == 7 and report.imported == 0
+
+
+def test_jsonl_format_one_dialogue_object_per_line(tmp_path):
+    src = _dataset(tmp_path)
+    out = _export(tmp_path, "--format", "jsonl", name="data.jsonl")
+    lines = out.read_bytes().decode("utf-8").splitlines()
+    assert len(lines) == 7
+    assert [json.loads(x) for x in lines] == [
+        json.loads((src / f"{i}.json").read_text(encoding="utf-8")) for i in range(10, 17)
+    ]
+
+
+def test_chat_jsonl_merges_speaker_runs_and_counselor_is_assistant(tmp_path):
+    _dataset(tmp_path)
+    out = _export(tmp_path, "--format", "chat-jsonl", "--subset", "test", name="chat.jsonl")
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 2
+    first = rows[0]["messages"]  # evaluation 12 uses LINES: counselor, client, client, counselor, client, counselor
+    assert [m["role"] for m in first] == ["assistant", "user", "assistant", "user", "assistant"]
+    assert first[1]["content"] == LINES[1][1] + CHAT_JOIN + LINES[2][1]
+
+
+def test_chat_object_of_alternating_dialogue_keeps_every_turn():
+    obj = make_dialogue(lines=LONG)
+    assert len(chat_object(obj)["messages"]) == 40
+
+
+def test_every_export_writes_an_audit_row(tmp_path):
+    _dataset(tmp_path)
+    _export(tmp_path, "--subset", "high", "--quality-filter", "--format", "jsonl", name="h.jsonl")
+    audit = ExportAudit.objects.get()
+    assert (audit.channel, audit.fmt, audit.dialogue_count, audit.user) == ("command", "jsonl", 1, None)
+    assert audit.params["subset"] == "high" and audit.params["quality_filter"] is True
+
+
+def test_sessions_without_feedback_are_not_exported(tmp_path):
+    msg = MessageFactory(text="フィードバックのない会話")
+    out = _export(tmp_path)
+    assert list(out.glob("*.json")) == []
+    assert msg.session_id  # the session exists, it just has no feedback
+
+
+def test_platform_accounts_get_research_id_or_a_derived_stable_id(tmp_path):
+    counselor = UserFactory()
+    client = UserFactory()
+    client.profile.research_id = 4242
+    client.profile.save()
+    fb = FeedbackFactory(session__counselor=counselor, session__client=client, total=60, session__topic="")
+    MessageFactory(session=fb.session, seq=1, role="counselor", text="はじめまして。")
+    out = _export(tmp_path)
+    obj = json.loads((out / f"{fb.evaluation_id}.json").read_text(encoding="utf-8"))
+    review = obj["review_by_client_en"]
+    assert review["client_id"] == 4242
+    assert review["counselor_id"] == DERIVED_ID_OFFSET + counselor.pk
+    assert obj["topic"]["main_en"] == "Others"  # no topic chosen
+    assert [review[f] for f in ("score",)] == [60]
+    assert len([k for k in review if k in {i for i in ITEM_FIELDS}]) == 19  # 20 items, one spelled as published
+
+
+def test_zip_stream_is_a_valid_archive_when_empty(tmp_path):
+    out = _export(tmp_path, "--format", "zip", name="empty.zip")
+    with zipfile.ZipFile(io.BytesIO(out.read_bytes())) as zf:
+        assert zf.namelist() == []
