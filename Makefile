@@ -34,8 +34,10 @@ demo: migrate
 # With DATABASE_URL and REDIS_URL set, the same command also starts a Celery worker process.
 run: demo
 	@if [ -n "$$REDIS_URL" ]; then \
+	  export DB_CONN_MAX_AGE=$${DB_CONN_MAX_AGE:-60}; mkdir -p var; \
 	  $(BIN)/celery -A kokoro_site worker -Q default -l info --concurrency 2 & \
-	  trap 'kill %1' EXIT; \
+	  $(BIN)/celery -A kokoro_site beat -l warning --schedule var/celerybeat-schedule & \
+	  trap "kill %1 %2" EXIT; \
 	  $(BIN)/daphne -b $(HOST) -p $(PORT) kokoro_site.asgi:application; \
 	else \
 	  $(BIN)/daphne -b $(HOST) -p $(PORT) kokoro_site.asgi:application; \

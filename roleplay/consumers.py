@@ -1,6 +1,324 @@
+"""Realtime chat socket: ``ws/sessions/<id>/``. Frames are documented in docs/protocol.md.
+
+Thin: every decision and every write is in ``roleplay.services``; reads are in
+``roleplay.selectors``. ORM work runs in small ``database_sync_to_async`` helpers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from roleplay.models import EndReason, Session, SessionStatus
+from roleplay.notify import session_group
+from roleplay.selectors.chat import OBSERVER, message_frame, messages_after, session_role_for
+from roleplay.services.chat import (
+    ERR_BAD_FRAME,
+    ERR_BAD_JSON,
+    ERR_READ_ONLY,
+    ERR_SERVER,
+    ERR_UNKNOWN_TYPE,
+    ChatError,
+    message_create,
+)
+from roleplay.services.sessions import (
+    SessionError,
+    session_begin,
+    session_end,
+    session_end_if_overdue,
+    session_next_url,
+)
+
+logger = logging.getLogger(__name__)
+
+CLOSE_ANONYMOUS = 4401
+CLOSE_FORBIDDEN = 4403
+OUTBOX_DRAIN_S = 10
+
+
+@database_sync_to_async
+def _load(session_id: int, user) -> tuple[Session | None, str | None]:
+    session = Session.objects.filter(pk=session_id).first()
+    if session is None:
+        return None, None
+    return session, session_role_for(session=session, user=user)
+
+
+@database_sync_to_async
+def _touch(session: Session) -> Session:
+    """Lazy lifecycle on connect / timers: begin when due, end when overdue."""
+    session.refresh_from_db()  # DoesNotExist (deleted meanwhile) is caught by the timer
+    session_begin(session=session)
+    session_end_if_overdue(session=session)
+    return session
+
+
+def _store_sync(session_id: int, user, text, client_msg_id):
+    # On PostgreSQL sends of different sessions are stored in parallel (a thread pool, one
+    # connection per thread); the session row lock orders the sends of one session.
+    try:
+        return message_create(session_id=session_id, user=user, text=text, client_msg_id=client_msg_id)
+    except ChatError as exc:
+        session = Session.objects.filter(pk=session_id).first() if exc.code == "ended" else None
+        if session is not None:  # lazy time-up: end it properly so everyone is sent on
+            session_end_if_overdue(session=session)
+        raise
+
+
+# SQLite (embedded mode) takes one writer at a time: keep its writes on Django's single thread.
+_PARALLEL_DB = not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+_store = database_sync_to_async(_store_sync, thread_sensitive=not _PARALLEL_DB)
+
+
+@database_sync_to_async
+def _history(session_id: int, after: int) -> tuple[list[dict], int]:
+    frames = [message_frame(m) for m in messages_after(session_id=session_id, after=after)]
+    last_seq = Session.objects.filter(pk=session_id).values_list("last_seq", flat=True).first() or 0
+    return frames, last_seq
+
+
+@database_sync_to_async
+def _end(session_id: int, user) -> Session:
+    session = Session.objects.get(pk=session_id)
+    return session_end(session=session, reason=EndReason.COUNSELOR, by=user)
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
-    async def connect(self):
-        await self.close(code=4403)
+    session_id: int
+    role: str | None = None
+    group: str = ""
+    _timers: list[asyncio.Task]
+
+    # --- connection -------------------------------------------------------------------
+    async def connect(self) -> None:
+        self._timers = []
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_ANONYMOUS)
+            return
+        self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        session, role = await _load(self.session_id, user)
+        if session is None or role is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.role = role
+        self.group = session_group(self.session_id)
+        # Sends are stored one after another by a worker task, so that storing (a DB round
+        # trip under the session lock) never holds up the delivery of the partner's messages.
+        self._outbox: asyncio.Queue = asyncio.Queue()
+        self._worker = asyncio.ensure_future(self._outbox_worker())
+        await self.accept()
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        if role != OBSERVER:
+            session = await _touch(session)
+            # Announced before the hello, so that whoever joins later gets a reply from us.
+            await self._group("chat.presence", {"role": role, "online": True, "channel": self.channel_name})
+        await self.send_json(self._hello(session))
+        self._schedule_timers(session)
+
+    async def disconnect(self, code: int) -> None:
+        for task in getattr(self, "_timers", []):
+            task.cancel()
+        if not self.group:
+            return
+        # Frames already received are still stored and broadcast (the sender resyncs by id).
+        self._outbox.put_nowait(None)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._worker), timeout=OUTBOX_DRAIN_S)
+        except (TimeoutError, asyncio.CancelledError):
+            self._worker.cancel()
+        if self.role not in (None, OBSERVER):
+            await self._group("chat.presence", {"role": self.role, "online": False, "channel": self.channel_name})
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    def _hello(self, session: Session) -> dict:
+        return {
+            "type": "hello",
+            "role": self.role,
+            "session_id": session.pk,
+            "status": session.status,
+            "starts_at": session.starts_at.isoformat(),
+            "ends_at": session.ends_at.isoformat(),
+            "server_time": timezone.now().isoformat(),
+            "last_seq": session.last_seq,
+            "next_url": session_next_url(session_id=session.pk, role=self.role)
+            if session.status == SessionStatus.ENDED
+            else None,
+        }
+
+    # --- timers: begin at starts_at, end at ends_at --------------------------------------
+    def _schedule_timers(self, session: Session) -> None:
+        if self.role == OBSERVER or session.status not in (SessionStatus.SCHEDULED, SessionStatus.LIVE):
+            return
+        now = timezone.now()
+        if session.status == SessionStatus.SCHEDULED and session.starts_at > now:
+            self._timers.append(asyncio.ensure_future(self._at((session.starts_at - now).total_seconds())))
+        self._timers.append(asyncio.ensure_future(self._at((session.ends_at - now).total_seconds())))
+
+    async def _at(self, delay: float) -> None:
+        await asyncio.sleep(max(0.0, delay) + 0.05)
+        try:
+            session = Session(pk=self.session_id)
+            await _touch(session)
+        except Exception:
+            logger.exception("session %s timer failed", self.session_id)
+
+    # --- client -> server -------------------------------------------------------------
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        try:
+            content = json.loads(text_data if text_data is not None else bytes_data)
+        except (TypeError, ValueError):
+            await self._error("bad_json", ERR_BAD_JSON)
+            return
+        if not isinstance(content, dict):
+            await self._error("bad_json", ERR_BAD_JSON)
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: dict, **kwargs) -> None:
+        handler = {
+            "message": self._on_message,
+            "sync": self._on_sync,
+            "typing": self._on_typing,
+            "end": self._on_end,
+            "ping": self._on_ping,
+        }.get(content.get("type"))
+        if handler is None:
+            await self._error("unknown_type", ERR_UNKNOWN_TYPE)
+            return
+        await handler(content)
+
+    async def _on_message(self, content: dict) -> None:
+        if self.role == OBSERVER:
+            await self._error("read_only", ERR_READ_ONLY, content.get("client_msg_id"))
+            return
+        self._outbox.put_nowait(content)
+
+    async def _outbox_worker(self) -> None:
+        while True:
+            content = await self._outbox.get()
+            if content is None:
+                return
+            try:
+                await self._store_and_broadcast(content)
+            except Exception:
+                logger.exception("session %s: storing a message failed", self.session_id)
+                await self._error("server_error", ERR_SERVER, content.get("client_msg_id"))
+
+    async def _store_and_broadcast(self, content: dict) -> None:
+        client_msg_id = content.get("client_msg_id")
+        try:
+            stored = await _store(self.session_id, self.scope["user"], content.get("text"), client_msg_id)
+        except ChatError as exc:
+            await self._error(exc.code, exc.message, client_msg_id)
+            return
+        frame = message_frame(stored.message)
+        if stored.created:  # stored and committed: now tell everyone else
+            await self._group("chat.message", {"message": frame, "channel": self.channel_name})
+        await self.send_json(
+            {
+                "type": "ack",
+                "client_msg_id": stored.message.client_msg_id,
+                "seq": stored.message.seq,
+                "created_at": frame["created_at"],
+                "duplicate": not stored.created,
+                "message": frame,
+            }
+        )
+
+    async def _on_sync(self, content: dict) -> None:
+        after = content.get("after", 0)
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            await self._error("bad_frame", ERR_BAD_FRAME)
+            return
+        frames, last_seq = await _history(self.session_id, after)
+        await self.send_json(
+            {
+                "type": "sync",
+                "after": after,
+                "messages": frames,
+                "last_seq": last_seq,
+                "has_more": bool(frames) and frames[-1]["seq"] < last_seq,
+            }
+        )
+
+    async def _on_typing(self, content: dict) -> None:
+        if self.role == OBSERVER:
+            return
+        typing = content.get("typing", True)
+        if not isinstance(typing, bool):
+            await self._error("bad_frame", ERR_BAD_FRAME)
+            return
+        await self._group("chat.typing", {"role": self.role, "typing": typing, "channel": self.channel_name})
+
+    async def _on_end(self, content: dict) -> None:
+        if self.role == OBSERVER:
+            await self._error("read_only", ERR_READ_ONLY)
+            return
+        try:
+            await _end(self.session_id, self.scope["user"])
+        except SessionError as exc:
+            await self._error(exc.code, exc.message)
+
+    async def _on_ping(self, content: dict) -> None:
+        await self.send_json({"type": "pong", "server_time": timezone.now().isoformat()})
+
+    # --- group events -> this socket -----------------------------------------------------
+    async def chat_message(self, event: dict) -> None:
+        # The sending socket already has its message (the ack); other tabs get the copy.
+        if event.get("channel") != self.channel_name:
+            await self.send_json(event["message"])
+
+    async def chat_typing(self, event: dict) -> None:
+        if event["channel"] != self.channel_name:
+            await self.send_json({"type": "typing", "role": event["role"], "typing": event["typing"]})
+
+    async def chat_presence(self, event: dict) -> None:
+        if event["channel"] == self.channel_name:
+            return
+        await self.send_json({"type": "presence", "role": event["role"], "online": event["online"]})
+        if self.role == OBSERVER or event.get("reply"):
+            return
+        if event["online"] and event["role"] != self.role:
+            # Tell the newcomer that we are here too.
+            await self.channel_layer.send(
+                event["channel"],
+                {
+                    "type": "chat.presence",
+                    "role": self.role,
+                    "online": True,
+                    "channel": self.channel_name,
+                    "reply": True,
+                },
+            )
+        elif not event["online"] and event["role"] == self.role:
+            # Another tab of ours closed: we are still online.
+            await self._group(
+                "chat.presence", {"role": self.role, "online": True, "channel": self.channel_name, "reply": True}
+            )
+
+    async def session_event(self, event: dict) -> None:
+        """Events pushed by ``roleplay.notify.session_notify`` (services, Celery tasks)."""
+        audience = event.get("audience")
+        if audience is None or self.role in audience:
+            payload = event["event"]
+            if payload.get("type") == "ended":
+                for task in self._timers:
+                    task.cancel()
+            await self.send_json(payload)
+
+    # --- helpers ----------------------------------------------------------------------
+    async def _group(self, type_: str, payload: dict) -> None:
+        await self.channel_layer.group_send(self.group, {"type": type_, **payload})
+
+    async def _error(self, code: str, message, client_msg_id=None) -> None:
+        frame = {"type": "error", "code": code, "message": str(message)}
+        if isinstance(client_msg_id, str):
+            frame["client_msg_id"] = client_msg_id
+        await self.send_json(frame)

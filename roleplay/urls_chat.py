@@ -1,1 +1,8 @@
-urlpatterns: list = []
+from django.urls import path
+
+from roleplay.views import chat
+
+urlpatterns = [
+    path("<int:pk>/", chat.session_room, name="session"),
+    path("<int:pk>/end/", chat.session_end_view, name="session_end"),
+]

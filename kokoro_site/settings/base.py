@@ -121,13 +121,22 @@ KOKORO_ARTIFACTS_DIR = Path(env("KOKORO_ARTIFACTS_DIR", default=str(BASE_DIR / "
 # --- Realtime / broker -------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
+    # The pub/sub layer: one PUBLISH per group send and no serial receive loop (the chat's
+    # partner latency at 10 sessions fell from ~4.3 s to ~0.16 s, see docs/benchmarks.md).
+    # redis-py 8 gives up on a read after 5 s by default, racing channels-redis's own 5 s
+    # wait, and caps a pool at 100 connections: both are raised here.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
-                "capacity": 1500,
-                "expiry": 30,
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": 5,
+                        "max_connections": env.int("KOKORO_REDIS_MAX_CONNECTIONS", default=2000),
+                    }
+                ],
                 "prefix": env("KOKORO_CHANNEL_PREFIX", default="kokoro"),
             },
         }
@@ -155,6 +164,9 @@ CELERY_TASK_ROUTES = {
     "models_ml.tasks.gpu_*": {"queue": "gpu"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BEAT_SCHEDULE = {
+    "end-overdue-sessions": {"task": "roleplay.tasks.end_overdue_sessions", "schedule": 60.0},
+}
 
 # --- Chat rules ---------------------------------------------------------------------
 KOKORO_MAX_MESSAGE_CHARS = 2000

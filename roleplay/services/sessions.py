@@ -1,0 +1,135 @@
+"""Session lifecycle: begin (first participant connects at/after the start) and end.
+
+Ending is idempotent and the side effects (``session_ended`` signal, socket notification)
+run only after the ending transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from roleplay.models import EndReason, Role, Session, SessionStatus
+from roleplay.notify import session_notify
+from roleplay.signals import session_ended
+
+logger = logging.getLogger(__name__)
+
+ERR_ONLY_COUNSELOR_CAN_END = _("Only the counselor can end this session.")
+
+OPEN_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
+OBSERVER = "observer"
+
+
+class SessionError(Exception):
+    def __init__(self, message, code: str = "invalid") -> None:
+        super().__init__(str(message))
+        self.message = message
+        self.code = code
+
+
+def session_next_url(*, session_id: int, role: str) -> str:
+    """Where a participant goes once the session has ended (feedback pages when they exist)."""
+    name = {Role.CLIENT: "feedback:form", Role.COUNSELOR: "feedback:result"}.get(role)
+    if name:
+        try:
+            return reverse(name, args=[session_id])
+        except NoReverseMatch:
+            pass
+    return reverse("roleplay:session", args=[session_id])
+
+
+def _locked(session_id: int) -> Session:
+    return Session.objects.select_for_update().get(pk=session_id)
+
+
+@transaction.atomic
+def session_begin(*, session: Session) -> bool:
+    """Mark a scheduled session live once its start time has come. Returns True if it began now."""
+    locked = _locked(session.pk)
+    now = timezone.now()
+    if locked.status != SessionStatus.SCHEDULED or now < locked.starts_at or now >= locked.ends_at:
+        _refresh(session, locked)
+        return False
+    locked.status = SessionStatus.LIVE
+    locked.started_at = now
+    locked.save(update_fields=["status", "started_at"])
+    _refresh(session, locked)
+    event = {"type": "started", "started_at": now.isoformat()}
+    transaction.on_commit(lambda: session_notify(session_id=locked.pk, event=event))
+    return True
+
+
+@transaction.atomic
+def session_end(*, session: Session, reason: str, by=None) -> Session:
+    """End the session (idempotent). ``by`` is the user pressing the button, if any."""
+    if by is not None and not by.is_staff and session.role_of(by) != Role.COUNSELOR:
+        raise SessionError(ERR_ONLY_COUNSELOR_CAN_END, code="forbidden")
+    locked = _locked(session.pk)
+    if locked.status not in OPEN_STATUSES:
+        _refresh(session, locked)
+        return session
+    now = timezone.now()
+    locked.status = SessionStatus.ENDED
+    locked.ended_at = now
+    locked.end_reason = reason
+    locked.save(update_fields=["status", "ended_at", "end_reason"])
+    _refresh(session, locked)
+    session_id = locked.pk
+    transaction.on_commit(lambda: _after_end(session_id=session_id, reason=reason, ended_at=now))
+    return session
+
+
+def _after_end(*, session_id: int, reason: str, ended_at) -> None:
+    session_ended.send(sender=Session, session_id=session_id)
+    for role in (Role.COUNSELOR, Role.CLIENT, OBSERVER):
+        event = {
+            "type": "ended",
+            "reason": reason,
+            "ended_at": ended_at.isoformat(),
+            "next_url": session_next_url(session_id=session_id, role=role),
+        }
+        try:
+            session_notify(session_id=session_id, event=event, audience=(str(role),))
+        except Exception:  # the layer is a hint; the page also learns the state on reload
+            logger.exception("could not notify session %s sockets of its end", session_id)
+
+
+def session_is_overdue(session: Session, *, now=None) -> bool:
+    return session.status in OPEN_STATUSES and (now or timezone.now()) >= session.ends_at
+
+
+def session_end_if_overdue(*, session: Session) -> bool:
+    """Lazy time-up check run on connect, on send and by the timers. True if it ended now."""
+    if not session_is_overdue(session):
+        return False
+    before = session.status
+    session_end(session=session, reason=EndReason.TIME_UP)
+    return before in OPEN_STATUSES and session.status == SessionStatus.ENDED
+
+
+def sessions_end_overdue(*, now=None) -> list[int]:
+    """End every live session whose time is up (sessions nobody is connected to).
+
+    Never-started (scheduled) sessions are left to scheduling: nobody came, so there is
+    nothing to rate.
+    """
+    now = now or timezone.now()
+    ended: list[int] = []
+    candidates = Session.objects.filter(status=SessionStatus.LIVE, starts_at__lte=now).only(
+        "pk", "starts_at", "duration_minutes", "status"
+    )
+    for session in candidates.iterator():
+        if session.ends_at <= now:
+            session_end(session=session, reason=EndReason.TIME_UP)
+            ended.append(session.pk)
+    return ended
+
+
+def _refresh(target: Session, source: Session) -> None:
+    for field in ("status", "started_at", "ended_at", "end_reason", "last_seq"):
+        setattr(target, field, getattr(source, field))
