@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("roleplay.urls")),
     path("feedback/", include("feedback.urls")),
     path("dataset/", include("feedback.urls_dataset")),
+    path("ml/partners/", include("models_ml.partners.urls")),
     path("ml/", include("models_ml.urls")),
 ]
 

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class ModelsMlConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "models_ml"
+
+    def ready(self) -> None:
+        from roleplay.signals import session_ended
+
+        from . import receivers
+        from .scoring import backends  # noqa: F401  (registers the "cpu" and "llm" backends)
+
+        session_ended.connect(receivers.on_session_ended, dispatch_uid="models_ml.score_on_session_end")

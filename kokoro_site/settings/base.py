@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "roleplay",
     "feedback",
     "models_ml",
+    "models_ml.partners",
 ]
 
 MIDDLEWARE = [
@@ -162,10 +163,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60 * 13}
 CELERY_TASK_ROUTES = {
     "models_ml.tasks.gpu_*": {"queue": "gpu"},
+    "models_ml.partners.tasks.gpu_*": {"queue": "gpu"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE = {
     "end-overdue-sessions": {"task": "roleplay.tasks.end_overdue_sessions", "schedule": 60.0},
+    "reap-stale-finetune-jobs": {"task": "models_ml.partners.tasks.reap_stale_finetune_jobs", "schedule": 60.0},
 }
 
 # --- Chat rules ---------------------------------------------------------------------
@@ -193,3 +196,16 @@ LOGGING = {
 # --- Auto-scorer -----------------------------------------------------------------------
 # "cpu" (default, trained by `manage.py train_scorer`) or "llm" (QLoRA adapter on the gpu queue).
 KOKORO_SCORER_BACKEND = env("KOKORO_SCORER_BACKEND", default="cpu")
+
+# --- Generation backends (practice partners, simulations, LLM scorer) --------------------
+# An OpenAI-compatible endpoint (OpenAI itself or a vLLM server) used when no trained model
+# version is active; empty = skipped, and the CPU `retrieval` partner is the fallback.
+# The key is read from the named environment variable at use, never stored in the database.
+_OPENAI_BACKEND = {
+    "backend": "openai",
+    "base_url": env("KOKORO_OPENAI_BASE_URL", default=""),
+    "model": env("KOKORO_OPENAI_MODEL", default=""),
+    "api_key_env": "KOKORO_OPENAI_API_KEY",
+}
+KOKORO_GENERATION_BACKENDS = {"counselor": _OPENAI_BACKEND, "client": _OPENAI_BACKEND, "scorer": _OPENAI_BACKEND}
+KOKORO_FINETUNE_BASE_MODELS = env.list("KOKORO_FINETUNE_BASE_MODELS", default=[])

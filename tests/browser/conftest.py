@@ -72,8 +72,10 @@ def asgi_live_server(transactional_db, settings) -> Iterator[LiveServer]:
         connections.close_all()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def _playwright():
+    # Function scope: the sync API keeps an event loop running in this thread while it is
+    # open, which would break every async test collected after a browser test.
     if not Path(CHROMIUM).exists():
         from tests.conftest import require
 

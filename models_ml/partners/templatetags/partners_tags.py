@@ -1,0 +1,34 @@
+from django import template
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+register = template.Library()
+
+
+@register.filter
+def pt_duration(seconds: int | None) -> str:
+    """12 s / 3 min / 1 h 05 min."""
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    if seconds < 60:
+        return _("%(s)s s") % {"s": seconds}
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return _("%(m)s min") % {"m": minutes}
+    return _("%(h)s h %(m)02d min") % {"h": minutes // 60, "m": minutes % 60}
+
+
+TRAIT_LABELS = {
+    "openness": gettext_lazy("Openness"),
+    "conscientiousness": gettext_lazy("Conscientiousness"),
+    "extraversion": gettext_lazy("Extraversion"),
+    "agreeableness": gettext_lazy("Agreeableness"),
+    "neuroticism": gettext_lazy("Neuroticism"),
+}
+
+
+@register.filter
+def pt_trait(key: str) -> str:
+    """Big Five trait key → its label in the current language."""
+    return str(TRAIT_LABELS.get(key, key))

@@ -1,0 +1,183 @@
+"""The CPU scorer: char n-gram TF-IDF per role + participant ids + dialogue statistics →
+multi-output ridge regression (solved in the dual, all 20 items at once), per-item rounding
+offsets tuned on the validation split; one logistic classifier per screening item.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import linalg, sparse
+from sklearn.linear_model import LogisticRegression
+
+from feedback.items import ITEM_MAX, ITEM_MIN, SCREENINGS, compute_total
+
+from .features import DialogueFeaturizer, FeatureConfig
+from .metrics import item_metrics
+from .records import LabelledDialogue
+
+ALPHAS = (1.0, 3.0, 10.0)
+OFFSETS = np.round(np.arange(-0.5, 0.501, 0.05), 3)
+SCREENING_MIN_POSITIVES = 2  # fewer positives in training: the flag's classifier is not trained
+
+
+@dataclass
+class CpuModel:
+    featurizer: DialogueFeaturizer
+    weights: np.ndarray  # (features, 20)
+    bias: np.ndarray  # (20,)
+    offsets: np.ndarray  # (20,) added before rounding
+    alpha: float
+    screening: list  # per flag: LogisticRegression | None
+    thresholds: list[float]  # per flag
+    info: dict = field(default_factory=dict)
+
+    def regress(self, records: list[LabelledDialogue]) -> np.ndarray:
+        x = self.featurizer.transform(records)
+        return np.asarray(x @ self.weights) + self.bias
+
+    def predict_items(self, records: list[LabelledDialogue]) -> np.ndarray:
+        return round_items(self.regress(records), self.offsets)
+
+    def screening_proba(self, records: list[LabelledDialogue]) -> np.ndarray:
+        x = self.featurizer.transform(records)
+        cols = [clf.predict_proba(x)[:, 1] if clf is not None else np.zeros(x.shape[0]) for clf in self.screening]
+        return np.column_stack(cols)
+
+    def predict(self, records: list[LabelledDialogue]) -> list[dict]:
+        x = self.featurizer.transform(records)
+        items = round_items(np.asarray(x @ self.weights) + self.bias, self.offsets)
+        probs = np.column_stack(
+            [clf.predict_proba(x)[:, 1] if clf is not None else np.zeros(x.shape[0]) for clf in self.screening]
+        )
+        out = []
+        for row, p in zip(items, probs, strict=True):
+            flags = [bool(p[k] >= self.thresholds[k]) for k in range(len(SCREENINGS))]
+            out.append(
+                {
+                    "items": [int(v) for v in row],
+                    "screening": {s.code: float(p[k]) for k, s in enumerate(SCREENINGS)},
+                    "flags": {s.code: flags[k] for k, s in enumerate(SCREENINGS)},
+                    "total": compute_total([int(v) for v in row], s1=flags[0], s2=flags[1], s3=flags[2]),
+                }
+            )
+        return out
+
+
+def round_items(raw: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(raw + offsets), ITEM_MIN, ITEM_MAX).astype(int)
+
+
+def _dual_ridge(k_train: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+    """Dual coefficients A = (K + alpha I)^-1 Y."""
+    k = k_train + alpha * np.eye(k_train.shape[0], dtype=k_train.dtype)
+    return linalg.cho_solve(linalg.cho_factor(k, lower=True, check_finite=False), y, check_finite=False)
+
+
+def _tune_offsets(raw: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per item, the offset maximising ACC/100 - MAE on the validation split (both metrics matter)."""
+    best = np.zeros(y.shape[1])
+    for j in range(y.shape[1]):
+        scores = []
+        for o in OFFSETS:
+            p = np.clip(np.rint(raw[:, j] + o), ITEM_MIN, ITEM_MAX)
+            scores.append(np.mean(p == y[:, j]) - np.mean(np.abs(p - y[:, j])))
+        best[j] = OFFSETS[int(np.argmax(scores))]
+    return best
+
+
+SCREENING_DEFAULT_THRESHOLD = 0.5
+SCREENING_MIN_VAL_POSITIVES = 3  # fewer on validation: too few to tune, keep the default
+
+
+def _best_threshold(prob: np.ndarray, y: np.ndarray) -> float:
+    """Threshold maximising F1 on validation (never below 0.05)."""
+    if y.sum() < SCREENING_MIN_VAL_POSITIVES:
+        return SCREENING_DEFAULT_THRESHOLD
+    best_t, best_f = SCREENING_DEFAULT_THRESHOLD, -1.0
+    for t in np.unique(np.round(prob[prob >= 0.05], 4)):
+        pred = prob >= t
+        tp = np.sum(pred & y)
+        f = 2 * tp / (pred.sum() + y.sum()) if pred.sum() + y.sum() else 0.0
+        if f > best_f:
+            best_t, best_f = float(t), f
+    return best_t
+
+
+def train_cpu_model(
+    train: list[LabelledDialogue],
+    val: list[LabelledDialogue],
+    *,
+    config: FeatureConfig | None = None,
+    alphas: tuple[float, ...] = ALPHAS,
+    log=None,
+) -> CpuModel:
+    """Fit on ``train``; choose alpha, rounding offsets and screening thresholds on ``val``."""
+    t0 = time.monotonic()
+    fz = DialogueFeaturizer(config).fit(train)
+    x_tr, x_va = fz.transform(train), fz.transform(val)
+    if log:
+        log(f"features: {x_tr.shape[1]} columns ({time.monotonic() - t0:.1f}s)")
+    k_tr = gram(x_tr, x_tr)
+    k_va = gram(x_va, x_tr)
+    model = fit_from_matrices(fz, x_tr, k_tr, k_va, x_va, train, val, alphas=alphas, log=log)
+    model.info["fit_seconds"] = round(time.monotonic() - t0, 1)
+    return model
+
+
+def gram(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
+    return np.asarray((a @ b.T).todense(), dtype=np.float64)
+
+
+def fit_from_matrices(
+    fz: DialogueFeaturizer,
+    x_tr: sparse.csr_matrix,
+    k_tr: np.ndarray,
+    k_va: np.ndarray,
+    x_va: sparse.csr_matrix,
+    train: list[LabelledDialogue],
+    val: list[LabelledDialogue],
+    *,
+    alphas: tuple[float, ...] = ALPHAS,
+    log=None,
+) -> CpuModel:
+    """The label-using part of training (features already computed; K = X X^T blocks given)."""
+    y_tr = np.array([r.items for r in train], dtype=float)
+    y_va = np.array([r.items for r in val], dtype=int)
+    bias = y_tr.mean(axis=0)
+    best = None
+    for a in alphas:
+        dual = _dual_ridge(k_tr, y_tr - bias, a)
+        raw = k_va @ dual + bias
+        mae = float(np.mean(np.abs(round_items(raw, np.zeros(raw.shape[1])) - y_va)))
+        if log:
+            log(f"alpha {a}: validation MAE {mae:.4f}")
+        if best is None or mae < best[0]:
+            best = (mae, a, dual, raw)
+    _, alpha, dual, raw_va = best
+    weights = np.asarray(x_tr.T @ dual, dtype=np.float32)
+    offsets = _tune_offsets(raw_va, y_va)
+    s_tr = np.array([r.screening for r in train], dtype=bool)
+    s_va = np.array([r.screening for r in val], dtype=bool)
+    classifiers, thresholds = [], []
+    for k in range(len(SCREENINGS)):
+        if s_tr[:, k].sum() < SCREENING_MIN_POSITIVES:
+            classifiers.append(None)
+            thresholds.append(1.0)
+            continue
+        clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, solver="liblinear")
+        clf.fit(x_tr, s_tr[:, k])
+        classifiers.append(clf)
+        thresholds.append(_best_threshold(clf.predict_proba(x_va)[:, 1], s_va[:, k]))
+    model = CpuModel(fz, weights, bias, offsets, alpha, classifiers, thresholds)
+    model.info = {
+        "train_size": len(train),
+        "validation_size": len(val),
+        "alpha": alpha,
+        "offsets": [float(o) for o in offsets],
+        "screening_thresholds": [float(t) for t in thresholds],
+        "validation": item_metrics(y_va, round_items(raw_va, offsets))["average"],
+    }
+    return model

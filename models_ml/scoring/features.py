@@ -1,0 +1,131 @@
+"""Features of a dialogue for the CPU scorer: text n-grams per role, participant ids, statistics."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from .records import LabelledDialogue
+
+QUESTION_RE = re.compile(r"[?？]|ですか|ますか|でしょうか")
+SMALL_CORPUS = 100
+THANKS_RE = re.compile(r"ありがと|感謝|助かり|楽にな|すっきり|スッキリ|よかった|良かった")
+
+
+@dataclass
+class FeatureConfig:
+    ngram_min: int = 1
+    ngram_max: int = 3
+    max_features_client: int = 40000
+    max_features_counselor: int = 40000
+    max_features_tail: int = 15000
+    min_df: int = 3
+    tail_utterances: int = 6  # the client's last utterances get their own vocabulary
+    use_ids: bool = True
+    id_min_count: int = 1
+    # Relative weights of the feature blocks (the ridge penalty is shared).
+    w_client: float = 1.0
+    w_counselor: float = 1.0
+    w_tail: float = 1.0
+    w_ids: float = 1.0
+    w_stats: float = 0.3
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _role_text(d: LabelledDialogue, role: str) -> str:
+    return "\n".join(m.text for m in d.messages if m.role == role)
+
+
+def _client_tail(d: LabelledDialogue, k: int) -> str:
+    return "\n".join([m.text for m in d.messages if m.role == "client"][-k:])
+
+
+def dialogue_stats(d: LabelledDialogue) -> list[float]:
+    msgs = d.messages
+    n = len(msgs)
+    by_role = {
+        "client": [m for m in msgs if m.role == "client"],
+        "counselor": [m for m in msgs if m.role == "counselor"],
+    }
+    out: list[float] = [math.log1p(n)]
+    for role in ("client", "counselor"):
+        ms = by_role[role]
+        lens = [len(m.text) for m in ms] or [0]
+        out += [
+            math.log1p(len(ms)),
+            len(ms) / n if n else 0.0,
+            math.log1p(sum(lens)),
+            math.log1p(float(np.mean(lens))),
+            sum(bool(QUESTION_RE.search(m.text)) for m in ms) / max(len(ms), 1),
+        ]
+    times = [m.time for m in msgs if m.time is not None]
+    duration = (times[-1] - times[0]).total_seconds() / 60 if len(times) >= 2 else 0.0
+    out.append(math.log1p(max(duration, 0.0)))
+    # Response latency per role (seconds, log), when timestamps exist.
+    for role in ("client", "counselor"):
+        gaps = [
+            (b.time - a.time).total_seconds()
+            for a, b in zip(msgs, msgs[1:], strict=False)
+            if b.role == role and a.role != role and a.time and b.time
+        ]
+        out.append(math.log1p(max(float(np.median(gaps)), 0.0)) if gaps else 0.0)
+    tail = [m.text for m in by_role["client"]][-3:]
+    out.append(float(sum(bool(THANKS_RE.search(t)) for t in tail)))
+    out.append(1.0 if msgs and msgs[-1].role == "client" else 0.0)
+    return out
+
+
+class DialogueFeaturizer:
+    """Fit on training records only (vocabularies, id categories, scaling)."""
+
+    def __init__(self, config: FeatureConfig | None = None) -> None:
+        self.config = config or FeatureConfig()
+
+    def _vec(self, max_features: int, n_docs: int) -> TfidfVectorizer:
+        c = self.config
+        return TfidfVectorizer(
+            analyzer="char",
+            ngram_range=(c.ngram_min, c.ngram_max),
+            # Small training sets (tests, a young platform) keep every n-gram.
+            min_df=c.min_df if n_docs >= SMALL_CORPUS else 1,
+            max_features=max_features,
+            sublinear_tf=True,
+            dtype=np.float32,
+        )
+
+    def _ids(self, records: list[LabelledDialogue]) -> np.ndarray:
+        return np.array([[r.client_key or "?", r.counselor_key or "?"] for r in records], dtype=object)
+
+    def fit(self, records: list[LabelledDialogue]) -> DialogueFeaturizer:
+        c = self.config
+        n = len(records)
+        self.v_client = self._vec(c.max_features_client, n).fit([_role_text(r, "client") for r in records])
+        self.v_counselor = self._vec(c.max_features_counselor, n).fit([_role_text(r, "counselor") for r in records])
+        self.v_tail = self._vec(c.max_features_tail, n).fit([_client_tail(r, c.tail_utterances) for r in records])
+        for v in (self.v_client, self.v_counselor, self.v_tail):
+            # The pruned n-grams are only kept for introspection and would bloat the model file.
+            if hasattr(v, "stop_words_"):
+                del v.stop_words_
+        self.ids = OneHotEncoder(handle_unknown="ignore", min_frequency=c.id_min_count).fit(self._ids(records))
+        self.scaler = StandardScaler().fit(np.array([dialogue_stats(r) for r in records]))
+        return self
+
+    def transform(self, records: list[LabelledDialogue]) -> sparse.csr_matrix:
+        c = self.config
+        blocks = [
+            c.w_client * self.v_client.transform([_role_text(r, "client") for r in records]),
+            c.w_counselor * self.v_counselor.transform([_role_text(r, "counselor") for r in records]),
+            c.w_tail * self.v_tail.transform([_client_tail(r, c.tail_utterances) for r in records]),
+            sparse.csr_matrix(c.w_stats * self.scaler.transform(np.array([dialogue_stats(r) for r in records]))),
+        ]
+        if c.use_ids:
+            blocks.append(c.w_ids * self.ids.transform(self._ids(records)))
+        return sparse.hstack(blocks, format="csr", dtype=np.float32)
