@@ -128,7 +128,9 @@ def prediction_request(*, session_id: int) -> Prediction:
             "finished_at": None,
         },
     )
-    transaction.on_commit(lambda: score_session.delay(session_id))
+    # The LLM scorer runs where the GPUs are (one job at a time per GPU worker).
+    queue = "gpu" if backend == "llm" else None
+    transaction.on_commit(lambda: score_session.apply_async((session_id,), queue=queue))
     return prediction
 
 

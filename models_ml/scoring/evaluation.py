@@ -96,6 +96,11 @@ def evaluate_cpu(
             log(
                 f"test_seed={test_seed} seed={seed}: ACC {a['acc']:.2f} ACC_soft {a['acc_soft']:.2f} MAE {a['mae']:.4f}"
             )
+    return _result("cpu", runs, sessions=n, test_seed=test_seed, seeds=seeds, test_size=len(test), t0=t0)
+
+
+def _result(backend: str, runs: list[dict], *, sessions: int, test_seed: int, seeds, test_size: int, t0: float) -> dict:
+    """Average the per-seed runs into the report shape shared by every backend."""
     average = {k: _mean_std([r["average"][k] for r in runs]) for k in ("acc", "acc_soft", "mae")}
     per_item = [
         {
@@ -124,11 +129,11 @@ def evaluate_cpu(
         and average["mae"]["mean"] < PAPER_FINETUNED_8B["mae"]
     )
     return {
-        "backend": "cpu",
-        "sessions": n,
+        "backend": backend,
+        "sessions": sessions,
         "test_seed": test_seed,
         "seeds": list(seeds),
-        "test_size": len(test),
+        "test_size": test_size,
         "average": average,
         "per_item": per_item,
         "screening": screening_summary,
@@ -138,6 +143,42 @@ def evaluate_cpu(
         "beats_paper": beats,
         "wall_seconds": round(time.monotonic() - t0, 1),
     }
+
+
+def evaluate_with_scorer(
+    scorer,
+    records: list[LabelledDialogue],
+    *,
+    test_seed: int = 0,
+    seeds: tuple[int, ...] = DEFAULT_SEEDS,
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """The protocol for an already-trained scorer (e.g. the LLM backend's fine-tuned adapter): the
+    test split of ``test_seed`` is scored once; every seed reports the same run (std 0), since the
+    seeds only vary a train/validation split that a fixed model does not use."""
+    t0 = time.monotonic()
+    records = [r for r in records if r.labelled]
+    _, _, test = split_indices(len(records), test_seed=test_seed, seed=0)
+    y_te = np.array([records[i].items for i in test])
+    s_te = np.array([records[i].screening for i in test], dtype=bool)
+    preds, flags = [], []
+    for done, i in enumerate(test, start=1):
+        prediction = scorer.predict(records[i])
+        preds.append(prediction.items)
+        flags.append([bool(prediction.flags.get(s.code)) for s in SCREENINGS])
+        if log and done % 20 == 0:
+            log(f"scored {done}/{len(test)} test sessions")
+    metrics = item_metrics(y_te, np.array(preds))
+    f = np.array(flags, dtype=bool).reshape(len(test), len(SCREENINGS))
+    screening = {s.code: precision_recall(s_te[:, k], f[:, k]) for k, s in enumerate(SCREENINGS)}
+    screening["any"] = precision_recall(s_te.any(axis=1), f.any(axis=1))
+    runs = [{"seed": seed, **metrics, "screening": screening} for seed in seeds]
+    if log:
+        a = metrics["average"]
+        log(f"test_seed={test_seed}: ACC {a['acc']:.2f} ACC_soft {a['acc_soft']:.2f} MAE {a['mae']:.4f}")
+    return _result(
+        scorer.name, runs, sessions=len(records), test_seed=test_seed, seeds=seeds, test_size=len(test), t0=t0
+    )
 
 
 def report_markdown(results: list[dict]) -> str:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from models_ml.scoring.artifacts import load_model, save_model, sha256_of
-from models_ml.scoring.backends import ERR_LLM_UNAVAILABLE, CpuScorer
+from models_ml.scoring.backends import CpuScorer
 from models_ml.scoring.base import (
     ERR_MODEL_CHECKSUM,
     ERR_MODEL_FILE_MISSING,
@@ -88,16 +88,10 @@ def test_missing_model_file_is_a_clear_error(tmp_path):
     assert str(err.value) == str(ERR_MODEL_FILE_MISSING % {"path": missing})
 
 
-def test_unknown_backend_and_unavailable_llm_backend_raise_scorer_error():
+def test_unknown_backend_raises_scorer_error():
     with pytest.raises(ScorerError) as err:
         get_scorer("nonsense")
     assert str(err.value) == str(ERR_UNKNOWN_BACKEND % {"name": "nonsense"})
-    try:
-        import models_ml.llm.scorer  # noqa: F401
-    except ImportError:
-        with pytest.raises(ScorerError) as err:
-            get_scorer("llm")
-        assert str(err.value) == str(ERR_LLM_UNAVAILABLE)
 
 
 def test_evaluation_follows_the_protocol_and_reports_markdown():

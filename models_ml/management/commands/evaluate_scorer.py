@@ -5,12 +5,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from models_ml.scoring.base import ScorerError
 from models_ml.scoring.evaluation import DEFAULT_SEEDS, evaluate_cpu, report_markdown
 from models_ml.scoring.records import load_folder
 from models_ml.selectors import labelled_dialogues
 from models_ml.services import ABSOLUTE_MIN_SESSIONS
 
-ERR_LLM_EVAL = "The llm backend's evaluation is provided by models_ml.llm (not available yet)."
+ERR_LLM_EVAL = "The llm backend cannot be evaluated: {reason}"
 ERR_TOO_FEW = "Too few labelled sessions to evaluate ({count}; at least {minimum} needed)."
 
 
@@ -35,9 +36,9 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         if opts["backend"] == "llm":
             try:
-                from models_ml.llm.evaluation import evaluate_llm  # helper F's plug point
+                from models_ml.llm.scorer import evaluate_llm
             except ImportError as exc:
-                raise CommandError(ERR_LLM_EVAL) from exc
+                raise CommandError(ERR_LLM_EVAL.format(reason=exc)) from exc
         else:
             evaluate_llm = None
         seeds = _seeds(opts["seeds"])
@@ -57,7 +58,10 @@ class Command(BaseCommand):
         results = []
         for test_seed in opts["test_seeds"] or [0]:
             if evaluate_llm is not None:
-                results.append(evaluate_llm(records, test_seed=test_seed, seeds=seeds, log=log))
+                try:
+                    results.append(evaluate_llm(records, test_seed=test_seed, seeds=seeds, log=log))
+                except ScorerError as exc:
+                    raise CommandError(ERR_LLM_EVAL.format(reason=exc)) from exc
             else:
                 results.append(evaluate_cpu(records, test_seed=test_seed, seeds=seeds, log=log))
         path = (
