@@ -11,6 +11,7 @@ urlpatterns = [
     path("feedback/", include("feedback.urls")),
     path("dataset/", include("feedback.urls_dataset")),
     path("ml/partners/", include("models_ml.partners.urls")),
+    path("ml/arena/", include("models_ml.arena.urls")),
     path("ml/", include("models_ml.urls")),
 ]
 

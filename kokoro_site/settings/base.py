@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "feedback",
     "models_ml",
     "models_ml.partners",
+    "models_ml.arena",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,113 @@
+"""Staff-only pages: permissions, rendering, and the forms calling the services."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from models_ml.arena.models import ArenaDialogue, SimulationJob
+
+pytestmark = pytest.mark.django_db
+
+PAGES = [
+    ("arena:simulations", {}),
+    ("arena:arena_start", {}),
+    ("arena:judge_jobs", {}),
+    ("arena:leaderboard", {}),
+    ("arena:evaluations", {}),
+    ("arena:labels", {}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), PAGES)
+def test_anonymous_is_sent_to_login_and_non_staff_gets_403(client, plain_user, name, kwargs):
+    url = reverse(name, kwargs=kwargs)
+    response = client.get(url)
+    assert response.status_code == 302 and "login" in response["Location"]
+    client.force_login(plain_user)
+    assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize(("name", "kwargs"), PAGES)
+def test_staff_sees_every_page(client, staff_user, name, kwargs):
+    client.force_login(staff_user)
+    assert client.get(reverse(name, kwargs=kwargs)).status_code == 200
+
+
+def test_non_staff_cannot_judge_or_start_jobs(client, plain_user, role_card):
+    client.force_login(plain_user)
+    assert client.post(reverse("arena:simulations"), {"role_cards": [role_card.pk]}).status_code == 403
+    assert client.post(reverse("arena:arena_judge", args=[1]), {"position": "1"}).status_code == 403
+    assert client.get(reverse("arena:job_detail", args=["eval", 1])).status_code == 403
+    assert not SimulationJob.objects.exists()
+
+
+def test_simulation_form_starts_a_job_and_the_detail_page_links_transcripts(
+    client, staff_user, version, role_card, django_capture_on_commit_callbacks
+):
+    client.force_login(staff_user)
+    c, s = version("client", kind="client"), version("counselor-close-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("arena:simulations"),
+            {
+                "role_cards": [role_card.pk],
+                "sessions_per_card": 1,
+                "max_turns": 10,
+                "client_version": c.pk,
+                "counselor_version": s.pk,
+            },
+        )
+    job = SimulationJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("arena:simulation_detail", args=[job.pk])
+    page = client.get(reverse("arena:simulation_progress", args=[job.pk])).content.decode()
+    session_id = job.items.get().session_id
+    assert reverse("dataset:session_detail", args=[session_id]) in page
+    assert "hx-trigger" not in page  # finished: no more polling
+
+
+def test_simulation_form_errors_are_shown(client, staff_user, role_card):
+    client.force_login(staff_user)
+    response = client.post(
+        reverse("arena:simulations"), {"role_cards": [role_card.pk], "sessions_per_card": 0, "max_turns": 10}
+    )
+    assert response.status_code == 200 and response.context["form"].errors
+    assert not SimulationJob.objects.exists()
+
+
+def test_arena_page_hides_model_names_and_htmx_pick_returns_the_next_pair(client, staff_user, version, role_card):
+    client.force_login(staff_user)
+    good, plain, c = version("counselor-good"), version("counselor-plain"), version("client", kind="client")
+    response = client.post(
+        reverse("arena:arena_start"),
+        {"role_card": role_card.pk, "model_a": good.pk, "model_b": plain.pk, "client_version": c.pk},
+    )
+    dialogue = ArenaDialogue.objects.get()
+    assert response["Location"] == reverse("arena:arena_dialogue", args=[dialogue.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert "counselor-good" not in page and "counselor-plain" not in page
+    fragment = client.post(
+        reverse("arena:arena_judge", args=[dialogue.pk]),
+        {"position": "1", "token": dialogue.pending["token"]},
+        HTTP_HX_REQUEST="true",
+    )
+    assert fragment.status_code == 200 and 'id="ar-board"' in fragment.content.decode()
+    assert dialogue.battles.count() == 1
+
+
+def test_leaderboard_renders_chart_data_safely(client, staff_user):
+    from models_ml.arena.models import ArenaBattle
+
+    ArenaBattle.objects.create(
+        model_a="<script>x</script>", model_b="b", reply_a="r", reply_b="s", judge_kind="llm", winner="a", pair_key="k"
+    )
+    client.force_login(staff_user)
+    page = client.get(reverse("arena:leaderboard")).content.decode()
+    assert "<script>x</script>" not in page
+    assert 'id="ar-chart-data"' in page and "chart-4.6.1.umd.min.js" in page
+
+
+def test_simulation_page_points_to_the_role_card_library_when_there_is_none(client, staff_user):
+    client.force_login(staff_user)
+    page = client.get(reverse("arena:simulations")).content.decode()
+    assert reverse("partners:role_cards") in page
