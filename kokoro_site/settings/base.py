@@ -38,7 +38,9 @@ INSTALLED_APPS = [
     "feedback",
     "models_ml",
     "models_ml.partners",
+    "models_ml.practice",
     "models_ml.arena",
+    "models_ml.coaching",
 ]
 
 MIDDLEWARE = [

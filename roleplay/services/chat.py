@@ -6,6 +6,7 @@ a resend idempotent (the stored original is returned).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from roleplay.models import Message, Session, SessionStatus
+from roleplay.signals import message_created
+
+logger = logging.getLogger(__name__)
 
 ERR_EMPTY_MESSAGE = _("The message is empty.")
 ERR_MESSAGE_TOO_LONG = _("The message is too long (at most %(max)d characters).")
@@ -66,8 +70,13 @@ def _client_msg_id_clean(client_msg_id: object) -> str | None:
 
 
 @transaction.atomic
-def message_create(*, session_id: int, user, text: object, client_msg_id: object = None) -> StoredMessage:
-    """Store a participant's message with the next sequence number of its session."""
+def message_create(
+    *, session_id: int, user, text: object, client_msg_id: object = None, rate_limit: bool = True
+) -> StoredMessage:
+    """Store a participant's message with the next sequence number of its session.
+
+    ``rate_limit=False`` is for server-side senders (the AI practice partners' bot accounts, which
+    speak in many sessions at once). ``message_created`` is sent once the transaction commits."""
     client_msg_id = _client_msg_id_clean(client_msg_id)
     session = Session.objects.select_for_update().filter(pk=session_id).first()
     if session is None:  # deleted while a socket was open
@@ -85,7 +94,7 @@ def message_create(*, session_id: int, user, text: object, client_msg_id: object
         raise ChatError("ended", ERR_ENDED)
     if now < session.starts_at:
         raise ChatError("not_started", ERR_NOT_STARTED)
-    if not chat_rate_allow(user_id=user.pk):
+    if rate_limit and not chat_rate_allow(user_id=user.pk):
         raise ChatError("rate_limited", ERR_RATE_LIMITED)
     update_fields = ["last_seq"]
     if session.status == SessionStatus.SCHEDULED:
@@ -103,7 +112,16 @@ def message_create(*, session_id: int, user, text: object, client_msg_id: object
         created_at=now,
         client_msg_id=client_msg_id,
     )
+    info = {"session_id": session.pk, "message_id": message.pk, "seq": message.seq, "role": role, "sender_id": user.pk}
+    transaction.on_commit(lambda: _announce(info))
     return StoredMessage(message, created=True)
+
+
+def _announce(info: dict) -> None:
+    # A failing receiver must not turn a stored message into a "not saved" error for its sender.
+    for receiver, result in message_created.send_robust(sender=Message, **info):
+        if isinstance(result, Exception):
+            logger.error("message_created receiver %r failed", receiver, exc_info=result)
 
 
 # --- Per-user rate limit (sliding window) -------------------------------------------------

@@ -79,6 +79,8 @@
     list.insertBefore(li, firstPending);
     seen.add(frame.seq);
     if (emptyBox) emptyBox.hidden = true;
+    // Other scripts (the AI partner's provisional bubble) learn that a stored message is shown.
+    document.dispatchEvent(new CustomEvent("kokoro:message", { detail: frame }));
     if (stick) toBottom();
   }
 

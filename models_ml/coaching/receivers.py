@@ -1,0 +1,15 @@
+"""Signal receivers: each new counselor message queues the live coaching update (when it is on)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from roleplay.models import Role
+
+from . import selectors, services
+
+
+def on_message_created(sender, *, session_id: int, seq: int, role: str, **kwargs) -> None:
+    if role != Role.COUNSELOR or not selectors.live_enabled(session_id=session_id):
+        return
+    transaction.on_commit(lambda: services.live_coaching_queue(session_id=session_id, seq=seq))

@@ -1,0 +1,34 @@
+"""Reads of the AI practice partners."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from models_ml.partners.models import ModelKind, ModelVersion, RoleCard
+from models_ml.partners.selectors import model_versions, role_cards
+from roleplay.models import Message
+
+from .models import PartnerBot, PracticeSession
+
+
+def practice_for_session(*, session_id: int) -> PracticeSession | None:
+    return PracticeSession.objects.select_related("session").filter(session_id=session_id).first()
+
+
+def counselor_versions() -> QuerySet[ModelVersion]:
+    """Active AI-counselor models a trainee may pick (empty: the default partner is used)."""
+    return model_versions(kind=ModelKind.COUNSELOR, active_only=True)
+
+
+def active_role_cards() -> QuerySet[RoleCard]:
+    return role_cards(active_only=True)
+
+
+def user_is_partner_bot(user) -> bool:
+    return PartnerBot.objects.filter(user_id=user.pk).exists()
+
+
+def session_history(*, session_id: int) -> list[dict[str, str]]:
+    """The conversation in dataset roles, for ``models_ml.llm.partners``."""
+    rows = Message.objects.filter(session_id=session_id).order_by("seq").values_list("role", "text")
+    return [{"role": role, "text": text} for role, text in rows]

@@ -1,0 +1,60 @@
+"""``{% practice_card %}`` (dashboard) and ``{% practice_chat session role %}`` (AI session pages)."""
+
+from __future__ import annotations
+
+from django import template
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from .. import selectors
+
+register = template.Library()
+
+# Strings shown by static/js/practice_chat.js (translated here, passed through json_script).
+JS_STRINGS = {
+    "typing": _("AI is typing…"),
+    "present": _("AI partner"),
+    "thinking": _("The AI partner is thinking…"),
+    "retry": _("Try again"),
+    "retrying": _("Asking the AI partner again…"),
+    "error_title": _("The AI partner could not answer."),
+    "no_answer": _("The AI partner has not answered for a while."),
+    "retry_failed": _("Could not ask again: %(message)s"),
+}
+
+TYPING_TIMEOUT_S = 120
+
+
+@register.inclusion_tag("practice/_card.html", takes_context=True)
+def practice_card(context) -> dict:
+    return {
+        "request": context.get("request"),
+        "csrf_token": context.get("csrf_token"),
+        "versions": list(selectors.counselor_versions()),
+        "role_cards": list(selectors.active_role_cards()),
+    }
+
+
+@register.inclusion_tag("practice/_chat.html")
+def practice_chat(session, role) -> dict:
+    practice = selectors.practice_for_session(session_id=session.pk) if session.source == "ai" else None
+    if practice is None:
+        return {"config": None}
+    config = {
+        "ai_role": practice.ai_role,
+        "state": practice.state,
+        "last_error": practice.last_error,
+        "retry_url": reverse("practice:retry", args=[session.pk]),
+        "typing_timeout_s": TYPING_TIMEOUT_S,
+        "can_retry": role == practice.human_role,
+        "i18n": {key: str(text) for key, text in JS_STRINGS.items()},
+    }
+    return {"config": config, "practice": practice}
+
+
+@register.inclusion_tag("practice/_end_form.html", takes_context=True)
+def practice_end_form(context, session, role) -> dict:
+    """The AI-counselor session's "End practice" button for the trainee (who plays the client)."""
+    practice = selectors.practice_for_session(session_id=session.pk) if session.source == "ai" else None
+    show = practice is not None and role == practice.human_role == "client" and session.status == "live"
+    return {"show": show, "session": session, "csrf_token": context.get("csrf_token")}

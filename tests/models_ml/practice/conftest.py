@@ -1,0 +1,161 @@
+"""Fixtures of the AI practice tests: the LLM core's tiny local Llama and its localhost OpenAI-compatible SSE server
+(reused from tests/models_ml/llm), scored sessions built with the project factories (reused from
+tests/models_ml/partners) for the retrieval partner, the chat socket through the real consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from http.server import ThreadingHTTPServer
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+
+from models_ml.partners.models import ModelVersion, RoleCard
+from models_ml.practice.services import backend_cache_clear
+from roleplay.routing import websocket_urlpatterns
+from roleplay.services.chat import chat_rate_reset
+from tests.models_ml.llm.backends.test_openai_backend import REPLY_CHUNKS, ChatHandler
+from tests.models_ml.llm.conftest import tiny_base_model  # noqa: F401
+from tests.models_ml.partners.conftest import SCORES, make_scored_session
+
+APP = URLRouter(websocket_urlpatterns)
+TIMEOUT = 10
+OPENAI_REPLY = "".join(REPLY_CHUNKS)
+
+CARD = {
+    "name": "テスト用・営業職の男性",
+    "gender": "男性",
+    "age": 34,
+    "education": "大学卒業",
+    "occupation": "会社員（営業）",
+    "marital_status": "既婚",
+    "family": "妻と二人暮らし",
+    "big_five": {
+        "openness": "普通",
+        "conscientiousness": "高い",
+        "extraversion": "低い",
+        "agreeableness": "高い",
+        "neuroticism": "高い",
+    },
+    "resistance": "相談することに少し抵抗がある",
+    "chief_complaint": "残業が続いて眠れない",
+}
+
+
+@pytest.fixture(autouse=True)
+def _practice_settings(settings):
+    """Replies run inline (eager Celery, no embedded thread) unless a test says otherwise; no waiting."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.KOKORO_PRACTICE_EMBEDDED_THREAD = False
+    settings.KOKORO_PRACTICE_DEBOUNCE_S = 0
+    settings.KOKORO_PRACTICE_STREAM_DELAY_S = 0
+    backend_cache_clear()
+    yield
+    backend_cache_clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def scored_sessions(db):
+    return [make_scored_session(i, s) for i, s in enumerate(SCORES)]
+
+
+@pytest.fixture
+def role_card(db):
+    return RoleCard.objects.create(**CARD)
+
+
+class ScriptedHandler(ChatHandler):
+    """The llm tests' SSE server; the model "scripted" answers with the next reply of ``script`` instead."""
+
+    script: list[str] = []
+
+    def _stream(self, body):
+        if body["model"] != "scripted":
+            return super()._stream(body)
+        text = type(self).script.pop(0) if type(self).script else OPENAI_REPLY
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        for i in range(0, len(text), 5):
+            chunk = {
+                "id": "x",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": body["model"],
+                "choices": [{"index": 0, "delta": {"content": text[i : i + 5]}, "finish_reason": None}],
+            }
+            self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+
+
+@pytest.fixture
+def openai_server():
+    ScriptedHandler.requests = []
+    ScriptedHandler.script = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def model_version(*, kind: str, backend: str, config: dict, name: str = "テストモデル") -> ModelVersion:
+    return ModelVersion.objects.create(name=name, kind=kind, backend=backend, config=config, is_active=True)
+
+
+@pytest.fixture
+async def layer():
+    """A fresh channel layer per async test (channels-redis binds its pools to the test's event loop)."""
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+    layer = get_channel_layer()
+    await layer.flush()
+    await sync_to_async(chat_rate_reset)()
+    yield layer
+    await layer.flush()
+    if hasattr(layer, "close_pools"):
+        await layer.close_pools()
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+
+
+async def joined(user, session_id: int) -> WebsocketCommunicator:
+    comm = WebsocketCommunicator(APP, f"/ws/sessions/{session_id}/")
+    comm.scope["user"] = user
+    connected, code = await comm.connect(timeout=TIMEOUT)
+    assert connected, code
+    await receive_type(comm, "hello")
+    return comm
+
+
+async def receive_type(comm, type_: str, timeout: float = TIMEOUT, into: list | None = None) -> dict:  # noqa: ASYNC109
+    """Next frame of ``type_``; the frames skipped on the way are appended to ``into``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        frame = await comm.receive_json_from(timeout=max(0.05, deadline - loop.time()))
+        if frame["type"] == type_:
+            return frame
+        if into is not None:
+            into.append(frame)
+
+
+async def drain(comm, wait: float = 0.5) -> list[dict]:
+    frames = []
+    while not await comm.receive_nothing(timeout=wait):
+        frames.append(await comm.receive_json_from())
+    return frames
