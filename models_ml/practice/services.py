@@ -203,6 +203,9 @@ def practice_session_start(
         duration_minutes=duration_minutes,
         status=SessionStatus.LIVE,
         source=SessionSource.AI,
+        # Half of the transcript is machine-written: research exports leave it out unless asked
+        # (``export_kokorochat --include-synthetic``), like the simulated sessions.
+        is_synthetic=True,
     )
     practice = PracticeSession.objects.create(
         session=session, ai_role=ai_role, model_version=model_version, role_card=role_card

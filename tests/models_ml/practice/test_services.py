@@ -41,6 +41,7 @@ def test_ai_client_session_starts_live_now_with_the_trainee_as_counselor(role_ca
     trainee = UserFactory()
     session = practice_session_start(user=trainee, ai_role="client", role_card_id=role_card.pk)
     assert session.status == SessionStatus.LIVE and session.source == SessionSource.AI
+    assert session.is_synthetic  # kept out of research exports unless asked
     assert session.counselor == trainee and session.duration_minutes == 60
     assert session.started_at is not None
     bot = session.client
