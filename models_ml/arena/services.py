@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -26,7 +25,7 @@ from models_ml.llm.partners import ai_client_reply, ai_counselor_reply
 from models_ml.llm.rules import CLOSING_PHRASES
 from models_ml.partners.models import Backend, ModelKind, ModelVersion, RoleCard
 from models_ml.partners.selectors import NoModelError, generation_backend_config, retrieval_records
-from roleplay.models import EndReason, Message, Profile, Session, SessionSource, SessionStatus
+from roleplay.models import EndReason, Message, Session, SessionSource, SessionStatus
 
 from . import judging, metrics, selectors
 from .models import (
@@ -75,7 +74,7 @@ MAX_SESSIONS_PER_CARD = 50
 MAX_TURNS = 50
 MAX_BATTLES = 1000
 DEFAULT_MODEL_KEY = "default"
-SIM_CLIENT_USERNAME = "sim-client"
+SIM_CLIENT_KEY = "sim-client"
 
 
 class ArenaError(Exception):
@@ -169,22 +168,17 @@ def with_retries(fn: Callable[[], T], *, tries: int | None = None, backoff: floa
 # --- bot accounts ------------------------------------------------------------------------------------
 
 
-def sim_bot_get_or_create(*, username: str, display_name: str):
-    User = get_user_model()
-    user = User.objects.filter(username=username).first()
-    if user is not None:
-        return user
-    user = User(username=username, is_active=True)
-    user.set_unusable_password()
-    user.save()
-    Profile.objects.get_or_create(user=user, defaults={"display_name": display_name[:50]})
-    return user
+def sim_bot_get_or_create(*, key: str, display_name: str, ai_role: str):
+    """A simulated participant's password-less account (registered like the practice partners)."""
+    from models_ml.practice.services import bot_account_get_or_create
+
+    return bot_account_get_or_create(key=key, display_name=display_name, ai_role=ai_role)
 
 
 def _counselor_bot(version: ModelVersion | None):
     suffix = DEFAULT_MODEL_KEY if version is None else str(version.pk)
     name = "AI counselor" if version is None else f"AI counselor {version.name}"
-    return sim_bot_get_or_create(username=f"sim-counselor-{suffix}", display_name=name)
+    return sim_bot_get_or_create(key=f"sim-counselor-{suffix}", display_name=name, ai_role="counselor")
 
 
 # --- dispatch ----------------------------------------------------------------------------------------
@@ -303,7 +297,7 @@ def _new_sim_session(job: SimulationJob) -> Session:
     now = timezone.now()
     return Session.objects.create(
         counselor=_counselor_bot(job.counselor_version),
-        client=sim_bot_get_or_create(username=SIM_CLIENT_USERNAME, display_name="AI client"),
+        client=sim_bot_get_or_create(key=SIM_CLIENT_KEY, display_name="AI client", ai_role="client"),
         starts_at=now,
         started_at=now,
         duration_minutes=60,

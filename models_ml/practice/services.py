@@ -125,6 +125,14 @@ def partner_bot_get_or_create(
 ):
     """The user account of one AI partner (no usable password: nobody can log in as it)."""
     key, display_name = _bot_key_and_name(ai_role=ai_role, model_version=model_version, role_card=role_card)
+    return bot_account_get_or_create(key=key, display_name=display_name, ai_role=ai_role)
+
+
+def bot_account_get_or_create(*, key: str, display_name: str, ai_role: str):
+    """The password-less account registered under ``key`` (AI partners, simulated participants).
+
+    Accounts are found by their PartnerBot key, never by user name, so a person who signed up
+    with a name like ``ai-counselor`` is never mistaken for a bot."""
     bot = PartnerBot.objects.select_related("user").filter(key=key).first()
     if bot is not None:
         return bot.user

@@ -40,8 +40,9 @@ def test_retrieval_simulation_stores_synthetic_sessions_with_bot_accounts(
         session = item.session
         assert session.source == SessionSource.SIMULATED and session.is_synthetic
         assert session.status == SessionStatus.ENDED
-        assert session.client.username == "sim-client"
-        assert session.counselor.username == "sim-counselor-default"
+        assert session.client.partner_bot.key == "sim-client"
+        assert session.counselor.partner_bot.key == "sim-counselor-default"
+        assert not session.client.has_usable_password() and not session.counselor.has_usable_password()
         roles = list(Message.objects.filter(session=session).order_by("seq").values_list("role", flat=True))
         assert roles[0] == "client"  # the client greets first
         assert all(r != roles[i + 1] for i, r in enumerate(roles[:-1]))  # strict alternation
@@ -64,7 +65,7 @@ def test_closing_phrase_at_turn_k_ends_the_session(version, role_card, django_ca
     texts = list(Message.objects.filter(session=item.session).order_by("seq").values_list("text", flat=True))
     assert texts == [CLIENT_TEXT, COUNSELOR_TEXT, CLIENT_TEXT, COUNSELOR_TEXT, CLIENT_TEXT, CLOSING_TEXT]
     assert item.session.end_reason == EndReason.COUNSELOR
-    assert item.session.counselor.username == f"sim-counselor-{counselor.pk}"
+    assert item.session.counselor.partner_bot.key == f"sim-counselor-{counselor.pk}"
 
 
 def test_closing_phrases_setting_overrides_the_rules_list(
@@ -163,3 +164,17 @@ def test_synthetic_export_and_fidelity_command(version, role_cards, tmp_path, dj
     assert result["sessions"] == 2
     # Each client speaks about its own complaint: the matched overlap beats the random pairing.
     assert result["matched"] > result["random"]
+
+
+def test_a_person_named_like_a_bot_is_never_used_as_the_simulated_client(
+    scored_sessions, role_cards, django_capture_on_commit_callbacks
+):
+    from tests.factories import UserFactory
+
+    person = UserFactory(username="ai-sim-client")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.simulation_job_create(role_card_ids=[role_cards[0].pk], sessions_per_card=1, max_turns=4)
+    session = job.items.get().session
+    assert session.client != person
+    assert session.client.username.startswith("ai-sim-client-")
+    assert not session.client.has_usable_password()
