@@ -21,3 +21,45 @@ class DatabaseUnavailableMiddleware:
             logger.error("database unavailable: %s", exception)
             return HttpResponse(render_to_string("503.html"), status=503, headers={"Retry-After": "30"})
         return None
+
+
+class WebSocketDatabaseGuard:
+    """ASGI middleware for sockets: a database outage anywhere in the stack (the session and
+    user lookup of ``AuthMiddlewareStack`` included) ends the socket with an error frame and
+    close code 1013 ("try again later", pages reconnect with backoff) instead of a traceback."""
+
+    CLOSE_CODE = 1013
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            return await self.app(scope, receive, send)
+        state = {"accepted": False, "closed": False}
+
+        async def tracking_send(message: dict) -> None:
+            if message["type"] == "websocket.accept":
+                state["accepted"] = True
+            elif message["type"] == "websocket.close":
+                state["closed"] = True
+            await send(message)
+
+        try:
+            return await self.app(scope, receive, tracking_send)
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("database unavailable on a socket %s: %s", scope.get("path"), exc)
+            if state["closed"]:
+                return None
+            import json
+
+            from django.utils.translation import gettext
+
+            from roleplay.services.chat import ERR_SERVER
+
+            if not state["accepted"]:
+                await send({"type": "websocket.accept"})
+            frame = {"type": "error", "code": "server_error", "message": gettext(str(ERR_SERVER))}
+            await send({"type": "websocket.send", "text": json.dumps(frame, ensure_ascii=False)})
+            await send({"type": "websocket.close", "code": self.CLOSE_CODE})
+            return None

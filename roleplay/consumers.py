@@ -13,12 +13,14 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from roleplay.models import EndReason, Session, SessionStatus
 from roleplay.notify import session_group
 from roleplay.selectors.chat import OBSERVER, message_frame, messages_after, session_role_for
 from roleplay.services.chat import (
+    ERR_BAD_CLIENT_ID,
     ERR_BAD_FRAME,
     ERR_BAD_JSON,
     ERR_READ_ONLY,
@@ -39,7 +41,35 @@ logger = logging.getLogger(__name__)
 
 CLOSE_ANONYMOUS = 4401
 CLOSE_FORBIDDEN = 4403
+# The channel layer (Redis) is unreachable: "try again later"; pages reconnect and resync by seq.
+CLOSE_LAYER_DOWN = 1013
+# The database is unreachable while joining: same meaning, pages reconnect with backoff.
+CLOSE_DB_DOWN = 1013
 OUTBOX_DRAIN_S = 10
+DB_ERRORS = (OperationalError, InterfaceError)
+try:  # the rate limiter's Redis (services mode)
+    from redis.exceptions import RedisError
+
+    SERVICE_ERRORS: tuple[type[Exception], ...] = (*DB_ERRORS, RedisError)
+except ImportError:  # pragma: no cover - redis is a dependency of channels-redis
+    SERVICE_ERRORS = DB_ERRORS
+
+
+def _unstorable(value: object) -> bool:
+    """A string the database cannot hold: NUL (PostgreSQL text) or a lone surrogate (not UTF-8).
+
+    Both arrive as valid JSON (``"\\u0000"``, ``"\\ud800"``); refused up front as a bad frame
+    instead of failing inside the store with a misleading "send again".
+    """
+    if not isinstance(value, str):
+        return False
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 @database_sync_to_async
@@ -103,7 +133,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_ANONYMOUS)
             return
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
-        session, role = await _load(self.session_id, user)
+        try:
+            session, role = await _load(self.session_id, user)
+        except DB_ERRORS as exc:
+            logger.warning("session %s: database unavailable on connect (%s)", self.session_id, exc)
+            await self._refuse_for_now(CLOSE_DB_DOWN)
+            return
         if session is None or role is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -114,9 +149,23 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self._outbox: asyncio.Queue = asyncio.Queue()
         self._worker = asyncio.ensure_future(self._outbox_worker())
         await self.accept()
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        except Exception as exc:  # Redis down: refuse for now, the page reconnects and resyncs
+            logger.warning("session %s: channel layer unavailable on connect (%s)", self.session_id, exc)
+            self.group = ""
+            self._worker.cancel()
+            await self._error("server_error", ERR_SERVER)
+            await self.close(code=CLOSE_LAYER_DOWN)
+            return
         if role != OBSERVER:
-            session = await _touch(session)
+            try:
+                session = await _touch(session)
+            except DB_ERRORS as exc:
+                logger.warning("session %s: database unavailable on connect (%s)", self.session_id, exc)
+                await self._error("server_error", ERR_SERVER)
+                await self.close(code=CLOSE_DB_DOWN)
+                return
             # Announced before the hello, so that whoever joins later gets a reply from us.
             await self._group("chat.presence", {"role": role, "online": True, "channel": self.channel_name})
         await self.send_json(self._hello(session))
@@ -135,7 +184,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self._worker.cancel()
         if self.role not in (None, OBSERVER):
             await self._group("chat.presence", {"role": self.role, "online": False, "channel": self.channel_name})
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        try:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        except Exception as exc:  # Redis down: the subscription dies with the connection anyway
+            logger.warning("session %s: group_discard failed (%s)", self.session_id, exc)
 
     def _hello(self, session: Session) -> dict:
         return {
@@ -182,13 +234,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.receive_json(content)
 
     async def receive_json(self, content: dict, **kwargs) -> None:
-        handler = {
+        type_ = content.get("type")
+        handlers = {
             "message": self._on_message,
             "sync": self._on_sync,
             "typing": self._on_typing,
             "end": self._on_end,
             "ping": self._on_ping,
-        }.get(content.get("type"))
+        }
+        # A non-string type (a list, an object) is unhashable: refuse it, do not crash the socket.
+        handler = handlers.get(type_) if isinstance(type_, str) else None
         if handler is None:
             await self._error("unknown_type", ERR_UNKNOWN_TYPE)
             return
@@ -197,6 +252,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def _on_message(self, content: dict) -> None:
         if self.role == OBSERVER:
             await self._error("read_only", ERR_READ_ONLY, content.get("client_msg_id"))
+            return
+        client_msg_id = content.get("client_msg_id")
+        if _unstorable(client_msg_id):
+            await self._error("bad_client_msg_id", ERR_BAD_CLIENT_ID)
+            return
+        if _unstorable(content.get("text")):
+            await self._error("bad_frame", ERR_BAD_FRAME, client_msg_id)
             return
         self._outbox.put_nowait(content)
 
@@ -207,6 +269,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 return
             try:
                 await self._store_and_broadcast(content)
+            except SERVICE_ERRORS as exc:  # nothing was stored (the transaction rolled back)
+                logger.warning("session %s: database or Redis unavailable while storing (%s)", self.session_id, exc)
+                await self._error("server_error", ERR_SERVER, content.get("client_msg_id"))
             except Exception:
                 logger.exception("session %s: storing a message failed", self.session_id)
                 await self._error("server_error", ERR_SERVER, content.get("client_msg_id"))
@@ -237,7 +302,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             await self._error("bad_frame", ERR_BAD_FRAME)
             return
-        frames, last_seq = await _history(self.session_id, after)
+        try:
+            frames, last_seq = await _history(self.session_id, after)
+        except DB_ERRORS as exc:
+            logger.warning("session %s: database unavailable on sync (%s)", self.session_id, exc)
+            await self._error("server_error", ERR_SERVER)
+            return
         await self.send_json(
             {
                 "type": "sync",
@@ -265,6 +335,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await _end(self.session_id, self.scope["user"])
         except SessionError as exc:
             await self._error(exc.code, exc.message)
+        except DB_ERRORS as exc:
+            logger.warning("session %s: database unavailable on end (%s)", self.session_id, exc)
+            await self._error("server_error", ERR_SERVER)
 
     async def _on_ping(self, content: dict) -> None:
         await self.send_json({"type": "pong", "server_time": timezone.now().isoformat()})
@@ -287,7 +360,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         if event["online"] and event["role"] != self.role:
             # Tell the newcomer that we are here too.
-            await self.channel_layer.send(
+            await self._send_to(
                 event["channel"],
                 {
                     "type": "chat.presence",
@@ -314,8 +387,27 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(payload)
 
     # --- helpers ----------------------------------------------------------------------
-    async def _group(self, type_: str, payload: dict) -> None:
-        await self.channel_layer.group_send(self.group, {"type": type_, **payload})
+    async def _group(self, type_: str, payload: dict) -> bool:
+        """Broadcast to the session; False when the layer is down (the database stays the truth:
+        the partner recovers the message through ``sync`` on its next gap or reconnect)."""
+        try:
+            await self.channel_layer.group_send(self.group, {"type": type_, **payload})
+        except Exception as exc:
+            logger.warning("session %s: channel layer unavailable, %s not broadcast (%s)", self.session_id, type_, exc)
+            return False
+        return True
+
+    async def _refuse_for_now(self, code: int) -> None:
+        """Accept only to say why (an error frame), then close with a "try again later" code."""
+        await self.accept()
+        await self._error("server_error", ERR_SERVER)
+        await self.close(code=code)
+
+    async def _send_to(self, channel: str, message: dict) -> None:
+        try:
+            await self.channel_layer.send(channel, message)
+        except Exception as exc:
+            logger.warning("session %s: channel layer unavailable (%s)", self.session_id, exc)
 
     async def _error(self, code: str, message, client_msg_id=None) -> None:
         frame = {"type": "error", "code": code, "message": str(message)}
