@@ -1,9 +1,9 @@
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 
+from feedback.views import staff_required
 from roleplay.models import Session, SessionSource
 
 from .models import PredictionStatus
@@ -20,12 +20,18 @@ def prediction_panel(request, session_id: int):
     return render(request, "models_ml/_prediction_body.html", {"pc": panel_context(session)})
 
 
-@staff_member_required
+def _choice(request, name: str, allowed) -> str:
+    """A filter value from the query string, or "" when it is not one of the choices."""
+    value = request.GET.get(name, "")
+    return value if value in allowed else ""
+
+
+@staff_required
 def predictions(request):
     filters = {
-        "status": request.GET.get("status", ""),
-        "source": request.GET.get("source", ""),
-        "has_feedback": request.GET.get("has_feedback", ""),
+        "status": _choice(request, "status", PredictionStatus.values),
+        "source": _choice(request, "source", SessionSource.values),
+        "has_feedback": _choice(request, "has_feedback", ("yes", "no")),
         "q": request.GET.get("q", "").strip(),
     }
     qs = prediction_list(**filters)

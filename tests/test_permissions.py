@@ -148,9 +148,8 @@ MATRIX = [
     ("dataset:session_detail", lambda w: [w.rated.pk], GET, None, STAFF_ONLY),
     ("dataset:analytics", None, GET, None, STAFF_ONLY),
     ("dataset:export", None, POST, lambda w: {"subset": "all", "fmt": "jsonl"}, STAFF_ONLY),
-    # auto-scorer: predictions list for staff (the admin decorator sends others to the admin
-    # log-in page); a session's prediction for its counselor and staff
-    ("models_ml:predictions", None, GET, None, (LOGIN, LOGIN, LOGIN, LOGIN, 200)),
+    # auto-scorer: predictions list for staff; a session's prediction for its counselor and staff
+    ("models_ml:predictions", None, GET, None, STAFF_ONLY),
     ("models_ml:prediction_panel", lambda w: [w.rated.pk], GET, None, (LOGIN, 403, 403, 200, 200)),
     # partners (fine-tuning jobs, role cards, model versions): staff only
     ("partners:jobs", None, GET, None, STAFF_ONLY),

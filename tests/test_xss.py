@@ -186,26 +186,12 @@ HOSTILE_QUERY = (
 )
 
 
-def _uses_postgres() -> bool:
-    from django.conf import settings
-
-    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
-
-
 HOSTILE_PAGES = [
     "feedback:list",
     "feedback:monitoring",
     "dataset:sessions",
     "dataset:analytics",
-    pytest.param(
-        "models_ml:predictions",
-        marks=pytest.mark.xfail(
-            condition=_uses_postgres(),
-            strict=True,
-            reason="models_ml.views.predictions filters on the raw ?status= value: NUL -> DataError 500 "
-            "on PostgreSQL (helper E's module; reported)",
-        ),
-    ),
+    "models_ml:predictions",
     "roleplay:history",
     "roleplay:dashboard",
     "feedback:progress",

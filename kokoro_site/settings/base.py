@@ -173,6 +173,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE = {
     "end-overdue-sessions": {"task": "roleplay.tasks.end_overdue_sessions", "schedule": 60.0},
     "reap-stale-finetune-jobs": {"task": "models_ml.partners.tasks.reap_stale_finetune_jobs", "schedule": 60.0},
+    "reap-stale-practice-replies": {"task": "models_ml.practice.tasks.reap_stale_replies", "schedule": 60.0},
 }
 
 # --- Chat rules ---------------------------------------------------------------------

@@ -53,17 +53,23 @@ def subset_counts() -> dict[str, int]:
     return {s: training_dialogue_count(data_subset=s) for s in ("full", "low", "high", "all")}
 
 
-def job_training_records(job: FineTuneJob) -> list[dict[str, Any]]:
-    """The job's dialogues in the KokoroChat format (the exporter's own objects), ids = evaluation ids."""
-    options = _options(
+def job_export_options(job: FineTuneJob) -> ExportOptions:
+    return _options(
         data_subset=job.data_subset, quality_filter=job.quality_filter, include_synthetic=job.include_synthetic
     )
-    return [dict(obj, id=str(eid)) for eid, obj in iter_dialogues(export_feedback_queryset(options))]
+
+
+def job_training_records(job: FineTuneJob) -> list[dict[str, Any]]:
+    """The job's dialogues in the KokoroChat format (the exporter's own objects), ids = evaluation ids."""
+    return [dict(obj, id=str(eid)) for eid, obj in iter_dialogues(export_feedback_queryset(job_export_options(job)))]
+
+
+RETRIEVAL_OPTIONS = ExportOptions("high")
 
 
 def retrieval_records() -> list[dict[str, Any]]:
     """High-scored (70–98) dialogues: the retrieval partner's answers."""
-    return [dict(obj, id=str(eid)) for eid, obj in iter_dialogues(export_feedback_queryset(ExportOptions("high")))]
+    return [dict(obj, id=str(eid)) for eid, obj in iter_dialogues(export_feedback_queryset(RETRIEVAL_OPTIONS))]
 
 
 def model_versions(*, kind: str | None = None, active_only: bool = False) -> QuerySet[ModelVersion]:

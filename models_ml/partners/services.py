@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from feedback.dataset.exporter import export_audit_create
 from models_ml.llm.config import TASKS, JobConfig, QLoRAConfig, TrainingConfig
 from models_ml.llm.role_cards import RoleCard as CoreRoleCard
 from models_ml.llm.role_cards import RoleCardError, example_role_cards
@@ -545,6 +546,14 @@ def finetune_job_execute(*, job_id: int) -> str:
     try:
         tracker.note("Loading training dialogues from the database.", phase="data")
         records = selectors.job_training_records(job)
+        # Transcripts leave the database for a model's weights: audited like any export.
+        export_audit_create(
+            user=job.created_by,
+            channel="finetune",
+            options=selectors.job_export_options(job),
+            fmt=f"finetune-{job.task}",
+            dialogue_count=len(records),
+        )
         tracker.note(f"{len(records)} dialogues loaded. Loading the base model {job.base_model}.", phase="loading")
         out = job_output_dir(job)
         result = train(
@@ -741,6 +750,13 @@ def retrieval_index_build(*, role: str = "counselor", activate: bool = True) -> 
     records = selectors.retrieval_records()
     if not records:
         raise PartnersError(ERR_RETRIEVAL_EMPTY)
+    export_audit_create(
+        user=None,
+        channel="retrieval",
+        options=selectors.RETRIEVAL_OPTIONS,
+        fmt=f"retrieval-{role}",
+        dialogue_count=len(records),
+    )
     started = time.perf_counter()
     try:
         backend = RetrievalBackend.from_records(records, role=role)

@@ -68,6 +68,7 @@ ERR_RETRY_BUSY = _("The AI partner is already answering.")
 ERR_EMPTY_REPLY = _("The AI partner produced an empty reply. Please try again.")
 ERR_TIME_LIMIT = _("The AI partner took too long to answer. Please try again.")
 ERR_UNEXPECTED = _("The AI partner failed unexpectedly. Please try again.")
+ERR_WORKER_LOST = _("The AI partner stopped answering (its worker was lost). Please try again.")
 ERR_UNREACHABLE = _("The AI partner's model server cannot be reached.")
 ERR_MODEL_MISSING = _("The AI partner's model is missing or not configured.")
 ERR_GENERATION = _("The AI partner could not generate a reply.")
@@ -544,6 +545,16 @@ def practice_reply_generate(*, session_id: int, after_seq: int) -> ReplyOutcome:
     if outcome.status != "stored":
         _notify(session_id, {"type": "ai.retract", "reply_id": reply_id, "role": practice.ai_role})
     return outcome
+
+
+def practice_replies_reap_stale() -> int:
+    """Replies whose worker died (no progress for the soft time limit + 60 s) end in a clear error with
+    a retry button, instead of leaving the page at "AI is typing…". Run periodically by Celery beat."""
+    cutoff = timezone.now() - timedelta(seconds=soft_time_limit_s() + 60)
+    stale = list(PracticeSession.objects.filter(state=GenerationState.GENERATING, updated_at__lt=cutoff))
+    for practice in stale:
+        _fail(practice=practice, reply_id=practice.reply_id, message=str(ERR_WORKER_LOST), code="worker_lost")
+    return len(stale)
 
 
 def practice_reply_fail(*, session_id: int, message: str) -> None:

@@ -79,7 +79,7 @@ def test_included_panel_renders_with_session_context(scored_session):
 def test_predictions_page_is_staff_only(client, scored_session):
     client.force_login(scored_session.counselor)
     response = client.get(reverse("models_ml:predictions"))
-    assert response.status_code == 302
+    assert response.status_code == 403
 
 
 @pytest.mark.django_db

@@ -202,11 +202,14 @@ def test_generation_config_prefers_trained_models_then_settings_then_retrieval(d
 
 
 def test_retrieval_index_is_built_from_high_scored_sessions_and_answers(scored_sessions):
+    from feedback.models import ExportAudit
     from models_ml.llm.backends import get_backend
 
     version = services.retrieval_index_build(role="counselor")
     assert version.is_active and version.backend == "retrieval"
     assert version.metrics["dialogues"] == 8  # scores 70-98 only
+    audit = ExportAudit.objects.get(channel="retrieval")
+    assert (audit.fmt, audit.dialogue_count, audit.params["subset"]) == ("retrieval-counselor", 8, "high")
     backend = get_backend(selectors.generation_backend_config(kind="counselor"))
     reply = backend.generate([{"role": "user", "content": "最近、仕事のことで夜あまり眠れなくて。"}])
     assert reply.strip()

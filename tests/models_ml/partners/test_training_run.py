@@ -58,6 +58,11 @@ def test_queued_job_trains_saves_adapter_registers_model_and_streams(
     assert eval_points and eval_points[-1]["step"] == 3
     assert any("validation loss" in line for line in job.log_tail)
     assert len(job.log_tail) <= services.LOG_TAIL_LINES
+    from feedback.models import ExportAudit
+
+    audit = ExportAudit.objects.get(channel="finetune")  # the transcripts it read are audited
+    assert audit.user == staff_user and audit.fmt == "finetune-response"
+    assert audit.dialogue_count == expected
 
     version = ModelVersion.objects.get(source_job=job)
     assert version.kind == ModelKind.COUNSELOR and version.backend == Backend.HF

@@ -250,3 +250,27 @@ def test_a_task_killed_by_the_hard_time_limit_leaves_a_retryable_error(role_card
     practice = PracticeSession.objects.get(session=session)
     assert practice.state == GenerationState.ERROR and practice.last_error == str(ERR_TIME_LIMIT)
     practice_reply_retry(session_id=session.pk, user=trainee)  # no longer busy: the trainee may retry
+
+
+def test_a_reply_whose_worker_was_lost_is_reaped_into_a_retryable_error(role_card, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from models_ml.practice.services import ERR_WORKER_LOST, practice_replies_reap_stale, soft_time_limit_s
+
+    trainee = UserFactory()
+    lost = practice_session_start(user=trainee, ai_role="client", role_card_id=role_card.pk)
+    running = practice_session_start(user=UserFactory(), ai_role="client", role_card_id=role_card.pk)
+    long_ago = timezone.now() - timedelta(seconds=soft_time_limit_s() + 61)
+    PracticeSession.objects.filter(session=lost).update(
+        state=GenerationState.GENERATING, reply_id="r1", updated_at=long_ago
+    )
+    PracticeSession.objects.filter(session=running).update(state=GenerationState.GENERATING, reply_id="r2")
+    pushed = _record_events(monkeypatch)
+    assert practice_replies_reap_stale() == 1
+    practice = PracticeSession.objects.get(session=lost)
+    assert practice.state == GenerationState.ERROR and practice.last_error == str(ERR_WORKER_LOST)
+    assert [(e["type"], e["code"]) for e in pushed] == [("ai.error", "worker_lost")]
+    assert PracticeSession.objects.get(session=running).state == GenerationState.GENERATING  # still in time
+    practice_reply_retry(session_id=lost.pk, user=trainee)
