@@ -73,15 +73,15 @@ class AvailabilitySlot(models.Model):
     starts_at = models.DateTimeField(_("from"))
     ends_at = models.DateTimeField(_("until"))
     status = models.CharField(max_length=10, choices=SlotStatus.choices, default=SlotStatus.OPEN)
-    session = models.ForeignKey(
-        "Session", null=True, blank=True, on_delete=models.SET_NULL, related_name="slots"
-    )
+    session = models.ForeignKey("Session", null=True, blank=True, on_delete=models.SET_NULL, related_name="slots")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["starts_at"]
         indexes = [models.Index(fields=["status", "role", "starts_at"])]
-        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="slot_ends_after_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="slot_ends_after_start")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} {self.role} {self.starts_at:%Y-%m-%d %H:%M}"
@@ -170,7 +170,7 @@ class Message(models.Model):
     text = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
     # Sender-generated id: a resend with the same id is acknowledged, not stored twice.
-    client_msg_id = models.CharField(max_length=64, null=True, blank=True)
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL = no id; unique when set)
 
     class Meta:
         ordering = ["session", "seq"]

@@ -107,7 +107,9 @@ LOGOUT_REDIRECT_URL = "login"
 # Japanese first, English available.
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
-LOCALE_PATHS = sorted(p for p in (BASE_DIR / "locale").iterdir() if p.is_dir()) if (BASE_DIR / "locale").exists() else []
+LOCALE_PATHS = (
+    sorted(p for p in (BASE_DIR / "locale").iterdir() if p.is_dir()) if (BASE_DIR / "locale").exists() else []
+)
 TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True
