@@ -5,5 +5,5 @@ from django.dispatch import Signal
 session_ended = Signal()
 
 # Sent after the transaction that stored a NEW chat message commits (not for an idempotent resend);
-# kwargs: session_id, message_id, seq, role, sender_id. The AI practice partners subscribe to it.
+# kwargs: session_id, message_id, seq, role, sender_id, source (Session.source). The AI practice partners subscribe to it.
 message_created = Signal()

@@ -64,10 +64,12 @@ def coaching_settings_for(*, session: Session) -> CoachingSettings:
     return row or CoachingSettings(session=session, enabled=live_enabled_default(session))
 
 
-def live_enabled(*, session_id: int) -> bool:
+def live_enabled(*, session_id: int, source: str | None = None) -> bool:
     row = CoachingSettings.objects.filter(session_id=session_id).values_list("enabled", flat=True).first()
     if row is not None:
         return row and not ai_is_counselor(session_id)
+    if source is not None and source != SessionSource.AI:  # off by default outside AI practice
+        return False
     session = Session.objects.filter(pk=session_id).only("source").first()
     return bool(session and live_enabled_default(session))
 

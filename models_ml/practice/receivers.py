@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from roleplay.models import SessionSource
+
 from . import selectors, services
 
 
-def on_message_created(sender, *, session_id: int, seq: int, role: str, **kwargs) -> None:
+def on_message_created(sender, *, session_id: int, seq: int, role: str, source: str | None = None, **kwargs) -> None:
+    if source is not None and source != SessionSource.AI:  # human role-plays: no query on the hot path
+        return
     practice = selectors.practice_for_session(session_id=session_id)
     if practice is None or role == practice.ai_role:
         return

@@ -112,7 +112,14 @@ def message_create(
         created_at=now,
         client_msg_id=client_msg_id,
     )
-    info = {"session_id": session.pk, "message_id": message.pk, "seq": message.seq, "role": role, "sender_id": user.pk}
+    info = {
+        "session_id": session.pk,
+        "message_id": message.pk,
+        "seq": message.seq,
+        "role": role,
+        "sender_id": user.pk,
+        "source": session.source,  # lets receivers skip sessions they do not serve without a query
+    }
     transaction.on_commit(lambda: _announce(info))
     return StoredMessage(message, created=True)
 
