@@ -62,6 +62,8 @@ def session_room(request: HttpRequest, pk: int) -> HttpResponse:
         "starts_at": session.starts_at.isoformat(),
         "ends_at": session.ends_at.isoformat(),
         "server_time": timezone.now().isoformat(),
+        # Times are shown in the site's zone, as the server-rendered history is.
+        "time_zone": timezone.get_current_timezone_name(),
         "last_seq": history[-1].seq if history else 0,
         "next_url": session_next_url(session_id=session.pk, role=role) if ended else None,
         "max_chars": settings.KOKORO_MAX_MESSAGE_CHARS,

@@ -47,7 +47,10 @@
 
   const now = () => Date.now() + offset;
   const pad = (n) => String(n).padStart(2, "0");
-  const hhmm = (iso) => { const d = new Date(iso); return pad(d.getHours()) + ":" + pad(d.getMinutes()); };
+  const clock = new Intl.DateTimeFormat("en-GB", {
+    hour: "2-digit", minute: "2-digit", hour12: false, timeZone: cfg.time_zone || undefined,
+  });
+  const hhmm = (iso) => clock.format(new Date(iso));
   const newId = () => (window.crypto && crypto.randomUUID) ? crypto.randomUUID()
     : Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
 

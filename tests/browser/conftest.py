@@ -98,14 +98,18 @@ def browser(_playwright, monkeypatch):
         b.close()
 
 
-def login(browser, base_url: str, user, *, viewport: dict | None = None, locale: str = "ja-JP"):
+def login(
+    browser, base_url: str, user, *, viewport: dict | None = None, locale: str = "ja-JP", timezone_id: str | None = None
+):
     """A new browser context already logged in as ``user`` (session cookie, no form round trip)."""
     from django.test import Client
 
     client = Client()
     client.force_login(user)
     cookie = client.cookies["sessionid"]
-    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900}, locale=locale)
+    context = browser.new_context(
+        viewport=viewport or {"width": 1280, "height": 900}, locale=locale, timezone_id=timezone_id
+    )
     context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": base_url}])
     context.set_default_timeout(10_000)
     return context

@@ -98,3 +98,26 @@ def test_page_reconnects_by_itself_and_fills_the_gap_in_order(asgi_live_server, 
     finally:
         counselor_ctx.close()
         client_ctx.close()
+
+
+def test_live_messages_show_the_same_site_time_zone_as_the_reloaded_history(asgi_live_server, browser):
+    from django.utils import timezone
+
+    session = SessionFactory()
+    url = f"{asgi_live_server.url}/sessions/{session.pk}/"
+    # A browser on the other side of the world from the site's Asia/Tokyo.
+    counselor_ctx = login(browser, asgi_live_server.url, session.counselor, timezone_id="America/Los_Angeles")
+    try:
+        page = counselor_ctx.new_page()
+        page.goto(url)
+        _wait_connected(page)
+        _send(page, "こんにちは。")
+        page.wait_for_selector("#chat-messages li[data-seq] >> text=こんにちは。")
+        stored = Message.objects.get(session=session)
+        expected = timezone.localtime(stored.created_at).strftime("%H:%M")
+        assert page.locator("#chat-messages li[data-seq] .msg-time").first.inner_text() == expected
+        page.reload()
+        _wait_connected(page)
+        assert page.locator("#chat-messages li[data-seq] .msg-time").first.inner_text() == expected
+    finally:
+        counselor_ctx.close()
