@@ -73,3 +73,19 @@ def _reset_axes_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_leaked_db_connections(django_db_setup, django_db_blocker):
+    """Worker threads (consumers' database_sync_to_async, live servers) may still hold a
+    connection when the run ends; close them so the test database can be dropped."""
+    yield
+    if not uses_postgres():
+        return
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
