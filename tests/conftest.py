@@ -89,3 +89,20 @@ def _close_leaked_db_connections(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_broker_queues():
+    """A Redis broker keeps messages across runs: stale tasks from an earlier run (with ids of
+    sessions that mean something else now) must not reach this run's real workers."""
+    if not uses_redis():
+        return
+    from kokoro_site.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in ("default", "gpu"):
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # a queue that was never declared has nothing to purge
+                pass
