@@ -1,6 +1,8 @@
 """A small OpenAI-compatible Chat Completions server on localhost (real HTTP, SSE streaming).
 
-``reply`` maps the request body to the assistant's text; the text is streamed in a few chunks.
+``reply`` maps the request body to the assistant's text, streamed in chunks of ``chunk_size``
+characters; ``None`` answers HTTP 500 with an OpenAI-style error whose message is
+``FAILURE_MESSAGE``. Every request body is kept in ``requests``.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+FAILURE_MESSAGE = "scripted failure"
+
 
 class OpenAIStub:
-    def __init__(self, reply: Callable[[dict], str]) -> None:
+    def __init__(self, reply: Callable[[dict], str | None], *, chunk_size: int = 8) -> None:
         self.reply = reply
         self.requests: list[dict] = []
         stub = self
@@ -27,36 +31,36 @@ class OpenAIStub:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append(body)
                 text = stub.reply(body)
-                self.send_response(200)
+                if text is None:
+                    self._send_json(500, {"error": {"message": FAILURE_MESSAGE, "type": "server_error"}})
+                    return
                 if body.get("stream"):
+                    self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
                     self.send_header("Connection", "close")
                     self.end_headers()
-                    step = max(1, len(text) // 3)
-                    for i in range(0, len(text), step):
+                    for i in range(0, len(text), chunk_size):
                         chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
                         chunk["choices"] = [
-                            {"index": 0, "delta": {"content": text[i : i + step]}, "finish_reason": None}
+                            {"index": 0, "delta": {"content": text[i : i + chunk_size]}, "finish_reason": None}
                         ]
                         self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
                     self.wfile.write(b"data: [DONE]\n\n")
-                else:
-                    payload = json.dumps(
-                        {
-                            "id": "c",
-                            "object": "chat.completion",
-                            "created": 0,
-                            "model": body["model"],
-                            "choices": [
-                                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                            ],
-                        },
-                        ensure_ascii=False,
-                    ).encode()
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                message = {"role": "assistant", "content": text}
+                completion = {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"]}
+                completion["choices"] = [{"index": 0, "message": message, "finish_reason": "stop"}]
+                self._send_json(200, completion)
+
+            def _send_json(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
                 self.close_connection = True
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -11,7 +11,7 @@ from models_ml.arena.models import ArenaBattle
 from models_ml.partners.models import ModelVersion, RoleCard
 from tests.browser.conftest import login
 from tests.factories import UserFactory
-from tests.models_ml.arena.conftest import CARD, CLIENT_TEXT, MARKER, llm_server  # noqa: F401
+from tests.models_ml.arena.conftest import CARD, CLIENT_TEXT, MARKER, llm_server, llm_stub  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from models_ml.arena.models import JobStatus, SimStatus, SimulatedSession, Simul
 from models_ml.llm.backends import ERR_ENDPOINT_STATUS
 from roleplay.models import EndReason, Message, Session, SessionSource, SessionStatus
 
-from .conftest import CLIENT_TEXT, CLOSING_TEXT, COUNSELOR_TEXT, ScriptedHandler
+from .conftest import CLIENT_TEXT, CLOSING_TEXT, COUNSELOR_TEXT
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,7 @@ def test_closing_phrases_setting_overrides_the_rules_list(
     assert item.session.end_reason == EndReason.TIME_UP
 
 
-def test_flaky_turn_is_retried_and_succeeds(version, role_card, django_capture_on_commit_callbacks):
+def test_flaky_turn_is_retried_and_succeeds(version, role_card, llm_stub, django_capture_on_commit_callbacks):
     client, counselor = version("client", kind="client"), version("counselor-flaky")
     with django_capture_on_commit_callbacks(execute=True):
         job = services.simulation_job_create(
@@ -90,16 +90,16 @@ def test_flaky_turn_is_retried_and_succeeds(version, role_card, django_capture_o
         )
     item = SimulatedSession.objects.get(job=job)
     assert item.status == SimStatus.DONE and item.turns == 4
-    flaky_calls = [r for r in ScriptedHandler.requests if r["model"] == "counselor-flaky"]
+    flaky_calls = [r for r in llm_stub.requests if r["model"] == "counselor-flaky"]
     assert len(flaky_calls) >= 4  # two counselor turns, each failed once then retried
 
 
 def test_failing_turn_records_failed_session_and_job_continues(
-    version, role_cards, settings, django_capture_on_commit_callbacks
+    version, role_cards, llm_stub, settings, django_capture_on_commit_callbacks
 ):
     settings.KOKORO_SIM_TURN_RETRIES = 2
     client, counselor = version("client", kind="client"), version("counselor-fail")
-    before = len([r for r in ScriptedHandler.requests if r["model"] == "counselor-fail"])
+    before = len([r for r in llm_stub.requests if r["model"] == "counselor-fail"])
     with django_capture_on_commit_callbacks(execute=True):
         job = services.simulation_job_create(
             role_card_ids=[c.pk for c in role_cards], client_version_id=client.pk, counselor_version_id=counselor.pk
@@ -107,7 +107,7 @@ def test_failing_turn_records_failed_session_and_job_continues(
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED
     assert (job.done, job.failed) == (0, 2)  # both sessions tried: the job went on after the first failure
-    after = len([r for r in ScriptedHandler.requests if r["model"] == "counselor-fail"])
+    after = len([r for r in llm_stub.requests if r["model"] == "counselor-fail"])
     assert after - before == 4  # 2 sessions × 2 tries
     for item in job.items.all():
         assert item.status == SimStatus.FAILED
