@@ -113,6 +113,21 @@ def cleanup(run: str, sessions: list[tuple[int, str, str]]) -> None:
     get_user_model().objects.filter(username__startswith=f"bench-{run}-").delete()
 
 
+async def open_socket(url: str, session_id: int, cookie: str, origin, handshakes: asyncio.Semaphore, *, open_timeout):
+    """A logged-in chat socket; ``handshakes`` bounds the handshakes in flight (the server's listen backlog)."""
+    from websockets.asyncio.client import connect
+
+    async with handshakes:
+        return await connect(
+            f"{url}/ws/sessions/{session_id}/",
+            origin=origin,
+            additional_headers={"Cookie": f"sessionid={cookie}"},
+            open_timeout=open_timeout,
+            max_queue=None,
+            compression=None,
+        )
+
+
 async def run_side(
     side: Side,
     url: str,
@@ -123,18 +138,8 @@ async def run_side(
     ready: list,
     interval: float = 0.0,
 ) -> None:
-    from websockets.asyncio.client import connect
-
     expected_frames = messages  # the partner's; own messages come back as acks
-    async with HANDSHAKES:  # a bounded number of handshakes at a time (the server's listen backlog)
-        ws = await connect(
-            f"{url}/ws/sessions/{side.session_id}/",
-            origin=origin,
-            additional_headers={"Cookie": f"sessionid={side.cookie}"},
-            open_timeout=30,
-            max_queue=None,
-            compression=None,
-        )
+    ws = await open_socket(url, side.session_id, side.cookie, origin, HANDSHAKES, open_timeout=30)
     async with ws:
         acked = asyncio.Event()
 

@@ -68,17 +68,7 @@ def rss_mib(pid: int | None) -> float | None:
 
 
 async def run_side(side: SoakSide, args, t0: float, stop_at: float) -> None:
-    from websockets.asyncio.client import connect
-
-    async with HANDSHAKES:
-        ws = await connect(
-            f"{args.url}/ws/sessions/{side.session_id}/",
-            origin=args.origin,
-            additional_headers={"Cookie": f"sessionid={side.cookie}"},
-            open_timeout=60,
-            max_queue=None,
-            compression=None,
-        )
+    ws = await ws_load.open_socket(args.url, side.session_id, side.cookie, args.origin, HANDSHAKES, open_timeout=60)
     async with ws:
         acked = asyncio.Event()
 
