@@ -106,3 +106,27 @@ def _empty_broker_queues():
                 channel.queue_purge(queue)
             except Exception:  # a queue that was never declared has nothing to purge
                 pass
+
+
+@pytest.fixture
+async def layer():
+    """A fresh, empty channel layer per async test.
+
+    channels-redis binds its pools to the event loop that first used them, and every async test
+    has its own loop: build the layer anew and close it afterwards.
+    """
+    from asgiref.sync import sync_to_async
+    from channels import DEFAULT_CHANNEL_LAYER
+    from channels.layers import channel_layers, get_channel_layer
+
+    from roleplay.services.chat import chat_rate_reset
+
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+    channel_layer = get_channel_layer()
+    await channel_layer.flush()
+    await sync_to_async(chat_rate_reset)()
+    yield channel_layer
+    await channel_layer.flush()
+    if hasattr(channel_layer, "close_pools"):
+        await channel_layer.close_pools()
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)

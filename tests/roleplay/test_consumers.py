@@ -3,12 +3,10 @@
 import asyncio
 import json
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels import DEFAULT_CHANNEL_LAYER
-from channels.layers import channel_layers, get_channel_layer
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 from django.test import Client
@@ -17,7 +15,6 @@ from django.utils import timezone
 from roleplay.consumers import CLOSE_ANONYMOUS, CLOSE_FORBIDDEN
 from roleplay.models import EndReason, Message, Session, SessionStatus
 from roleplay.notify import session_notify
-from roleplay.routing import websocket_urlpatterns
 from roleplay.services.chat import (
     ERR_BAD_FRAME,
     ERR_BAD_JSON,
@@ -28,34 +25,19 @@ from roleplay.services.chat import (
     ERR_RATE_LIMITED,
     ERR_READ_ONLY,
     ERR_UNKNOWN_TYPE,
-    chat_rate_reset,
 )
 from roleplay.services.sessions import ERR_ONLY_COUNSELOR_CAN_END, session_next_url
 from roleplay.signals import session_ended
+from tests import chat_sockets
 from tests.factories import SessionFactory, UserFactory
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60), pytest.mark.usefixtures("layer")]
 
-APP = URLRouter(websocket_urlpatterns)
+APP = chat_sockets.APP
 TIMEOUT = 3
-
-
-@pytest.fixture(autouse=True)
-async def layer():
-    """A fresh, empty channel layer per test.
-
-    channels-redis binds its receive lock and connection pools to the event loop that first
-    used them, and every async test has its own loop: build the layer anew, close it after.
-    """
-    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
-    layer = get_channel_layer()
-    await layer.flush()
-    await sync_to_async(chat_rate_reset)()
-    yield layer
-    await layer.flush()
-    if hasattr(layer, "close_pools"):
-        await layer.close_pools()
-    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+open_socket = partial(chat_sockets.open_socket, timeout=TIMEOUT)
+joined = partial(chat_sockets.joined, timeout=TIMEOUT)
+receive_type = partial(chat_sockets.receive_type, timeout=TIMEOUT)
 
 
 def _session(**kwargs) -> Session:
@@ -74,30 +56,6 @@ def stored_count(session_id: int) -> int:
 @sync_to_async
 def reload(session: Session) -> Session:
     return Session.objects.get(pk=session.pk)
-
-
-async def open_socket(user, session_id: int) -> tuple[WebsocketCommunicator, bool, int | None]:
-    comm = WebsocketCommunicator(APP, f"/ws/sessions/{session_id}/")
-    comm.scope["user"] = user
-    connected, code = await comm.connect(timeout=TIMEOUT)
-    return comm, connected, code
-
-
-async def joined(user, session_id: int) -> tuple[WebsocketCommunicator, dict]:
-    comm, connected, code = await open_socket(user, session_id)
-    assert connected, code
-    hello = await receive_type(comm, "hello")
-    return comm, hello
-
-
-async def receive_type(comm: WebsocketCommunicator, type_: str, timeout: float = TIMEOUT) -> dict:  # noqa: ASYNC109
-    """Next frame of ``type_``, skipping others (presence, typing...)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        frame = await comm.receive_json_from(timeout=max(0.05, deadline - loop.time()))
-        if frame["type"] == type_:
-            return frame
 
 
 async def frames_of_type(comm: WebsocketCommunicator, type_: str, wait: float = 0.3) -> list[dict]:

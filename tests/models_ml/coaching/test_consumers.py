@@ -4,48 +4,22 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels import DEFAULT_CHANNEL_LAYER
-from channels.layers import channel_layers, get_channel_layer
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 
 from models_ml.coaching.models import CoachingSettings
 from roleplay.models import SessionSource, SessionStatus
-from roleplay.routing import websocket_urlpatterns
-from roleplay.services.chat import chat_rate_reset
+from tests import chat_sockets
 
 from .conftest import make_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
-APP = URLRouter(websocket_urlpatterns)
 TIMEOUT = 5
-
-
-@pytest.fixture
-async def layer():
-    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
-    layer = get_channel_layer()
-    await layer.flush()
-    await sync_to_async(chat_rate_reset)()
-    yield layer
-    await layer.flush()
-    if hasattr(layer, "close_pools"):
-        await layer.close_pools()
-    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
-
-
-async def joined(user, session_id: int) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(APP, f"/ws/sessions/{session_id}/")
-    comm.scope["user"] = user
-    connected, code = await comm.connect(timeout=TIMEOUT)
-    assert connected, code
-    while (await comm.receive_json_from(timeout=TIMEOUT))["type"] != "hello":
-        pass
-    return comm
+joined = partial(chat_sockets.connected, timeout=TIMEOUT)
+drain = partial(chat_sockets.drain, wait=1.0)
 
 
 async def frames_until(comm, type_: str) -> list[dict]:
@@ -55,13 +29,6 @@ async def frames_until(comm, type_: str) -> list[dict]:
         out.append(frame)
         if frame["type"] == type_:
             return out
-
-
-async def drain(comm, wait: float = 1.0) -> list[dict]:
-    frames = []
-    while not await comm.receive_nothing(timeout=wait):
-        frames.append(await comm.receive_json_from())
-    return frames
 
 
 async def test_counselor_socket_receives_coaching_frames_and_the_client_socket_never_does(layer):

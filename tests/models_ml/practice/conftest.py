@@ -4,27 +4,20 @@ tests/models_ml/partners) for the retrieval partner, the chat socket through the
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
+from functools import partial
 from http.server import ThreadingHTTPServer
 
 import pytest
-from asgiref.sync import sync_to_async
-from channels import DEFAULT_CHANNEL_LAYER
-from channels.layers import channel_layers, get_channel_layer
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 
 from models_ml.partners.models import ModelVersion, RoleCard
 from models_ml.practice.services import backend_cache_clear
-from roleplay.routing import websocket_urlpatterns
-from roleplay.services.chat import chat_rate_reset
+from tests import chat_sockets
 from tests.models_ml.llm.backends.test_openai_backend import REPLY_CHUNKS, ChatHandler
 from tests.models_ml.llm.conftest import tiny_base_model  # noqa: F401
 from tests.models_ml.partners.conftest import SCORES, make_scored_session
 
-APP = URLRouter(websocket_urlpatterns)
 TIMEOUT = 10
 OPENAI_REPLY = "".join(REPLY_CHUNKS)
 
@@ -119,43 +112,6 @@ def model_version(*, kind: str, backend: str, config: dict, name: str = "テス�
     return ModelVersion.objects.create(name=name, kind=kind, backend=backend, config=config, is_active=True)
 
 
-@pytest.fixture
-async def layer():
-    """A fresh channel layer per async test (channels-redis binds its pools to the test's event loop)."""
-    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
-    layer = get_channel_layer()
-    await layer.flush()
-    await sync_to_async(chat_rate_reset)()
-    yield layer
-    await layer.flush()
-    if hasattr(layer, "close_pools"):
-        await layer.close_pools()
-    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
-
-
-async def joined(user, session_id: int) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(APP, f"/ws/sessions/{session_id}/")
-    comm.scope["user"] = user
-    connected, code = await comm.connect(timeout=TIMEOUT)
-    assert connected, code
-    await receive_type(comm, "hello")
-    return comm
-
-
-async def receive_type(comm, type_: str, timeout: float = TIMEOUT, into: list | None = None) -> dict:  # noqa: ASYNC109
-    """Next frame of ``type_``; the frames skipped on the way are appended to ``into``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        frame = await comm.receive_json_from(timeout=max(0.05, deadline - loop.time()))
-        if frame["type"] == type_:
-            return frame
-        if into is not None:
-            into.append(frame)
-
-
-async def drain(comm, wait: float = 0.5) -> list[dict]:
-    frames = []
-    while not await comm.receive_nothing(timeout=wait):
-        frames.append(await comm.receive_json_from())
-    return frames
+joined = partial(chat_sockets.connected, timeout=TIMEOUT)
+receive_type = partial(chat_sockets.receive_type, timeout=TIMEOUT)
+drain = chat_sockets.drain
