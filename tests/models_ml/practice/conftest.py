@@ -1,22 +1,20 @@
-"""Fixtures of the AI practice tests: the LLM core's tiny local Llama and its localhost OpenAI-compatible SSE server
-(reused from tests/models_ml/llm), scored sessions built with the project factories (reused from
+"""Fixtures of the AI practice tests: the LLM core's tiny local Llama (reused from tests/models_ml/llm), the
+shared localhost OpenAI-compatible SSE server (tests/openai_stub.py), scored sessions built with the project factories (reused from
 tests/models_ml/partners) for the retrieval partner, the chat socket through the real consumer."""
 
 from __future__ import annotations
 
-import json
-import threading
 from functools import partial
-from http.server import ThreadingHTTPServer
 
 import pytest
 
 from models_ml.partners.models import ModelVersion, RoleCard
 from models_ml.practice.services import backend_cache_clear
 from tests import chat_sockets
-from tests.models_ml.llm.backends.test_openai_backend import REPLY_CHUNKS, ChatHandler
+from tests.models_ml.llm.backends.test_openai_backend import REPLY_CHUNKS
 from tests.models_ml.llm.conftest import tiny_base_model  # noqa: F401
 from tests.models_ml.partners.conftest import SCORES, make_scored_session
+from tests.openai_stub import OpenAIStub, Script
 
 TIMEOUT = 10
 OPENAI_REPLY = "".join(REPLY_CHUNKS)
@@ -70,42 +68,17 @@ def role_card(db):
     return RoleCard.objects.create(**CARD)
 
 
-class ScriptedHandler(ChatHandler):
-    """The llm tests' SSE server; the model "scripted" answers with the next reply of ``script`` instead."""
-
-    script: list[str] = []
-
-    def _stream(self, body):
-        if body["model"] != "scripted":
-            return super()._stream(body)
-        text = type(self).script.pop(0) if type(self).script else OPENAI_REPLY
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        for i in range(0, len(text), 5):
-            chunk = {
-                "id": "x",
-                "object": "chat.completion.chunk",
-                "created": 0,
-                "model": body["model"],
-                "choices": [{"index": 0, "delta": {"content": text[i : i + 5]}, "finish_reason": None}],
-            }
-            self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
-        self.wfile.flush()
+@pytest.fixture
+def endpoint():
+    """The shared localhost OpenAI-compatible server; model "scripted" answers with ``endpoint.reply.queue``
+    in order, every other model (and "scripted" once the queue is empty) with ``OPENAI_REPLY``."""
+    with OpenAIStub(Script(REPLY_CHUNKS)) as stub:
+        yield stub
 
 
 @pytest.fixture
-def openai_server():
-    ScriptedHandler.requests = []
-    ScriptedHandler.script = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
+def openai_server(endpoint) -> str:
+    return endpoint.base_url
 
 
 def model_version(*, kind: str, backend: str, config: dict, name: str = "テストモデル") -> ModelVersion:

@@ -143,14 +143,12 @@ def test_anonymous_users_and_bot_accounts_cannot_start(role_card):
 
 
 def test_ai_client_over_long_reply_is_regenerated_and_only_the_accepted_one_is_stored(
-    role_card, openai_server, django_capture_on_commit_callbacks
+    role_card, endpoint, django_capture_on_commit_callbacks
 ):
-    from .conftest import ScriptedHandler
-
-    model_version(kind="client", backend="openai", config={"base_url": openai_server, "model": "scripted"})
+    model_version(kind="client", backend="openai", config={"base_url": endpoint.base_url, "model": "scripted"})
     long_reply = "残業が続いていて" + "本当に毎日つらいと感じています" * 20 + "。"
     good = "最近は残業続きで、夜になっても頭が冴えて眠れないんです。"
-    ScriptedHandler.script = [long_reply, good]
+    endpoint.reply.queue[:] = [long_reply, good]
     trainee = UserFactory()
     session = practice_session_start(user=trainee, ai_role="client", role_card_id=role_card.pk)
     with django_capture_on_commit_callbacks(execute=True):  # message_created -> queued -> eager task
@@ -158,7 +156,7 @@ def test_ai_client_over_long_reply_is_regenerated_and_only_the_accepted_one_is_s
     ai = Message.objects.filter(session=session, role=Role.CLIENT)
     assert [m.text for m in ai] == [good]
     assert len(long_reply) > MAX_CLIENT_REPLY_CHARS
-    assert len([r for r in ScriptedHandler.requests if r["body"]["model"] == "scripted"]) == 2
+    assert len([r for r in endpoint.requests if r["model"] == "scripted"]) == 2
 
 
 def test_a_reply_for_an_older_message_is_skipped_when_the_trainee_wrote_again(

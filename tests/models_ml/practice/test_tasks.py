@@ -20,7 +20,7 @@ from roleplay.models import EndReason, Message, Role, Session, SessionStatus
 from roleplay.services.chat import message_create
 from tests.factories import UserFactory
 
-from .conftest import OPENAI_REPLY, ScriptedHandler, drain, joined, model_version, receive_type
+from .conftest import OPENAI_REPLY, drain, joined, model_version, receive_type
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -132,12 +132,12 @@ async def test_openai_ai_counselor_streams_the_endpoint_deltas(layer, openai_ser
     await comm.disconnect()
 
 
-async def test_ai_counselor_closing_reply_ends_the_session(layer, openai_server):
+async def test_ai_counselor_closing_reply_ends_the_session(layer, endpoint):
     version = await make_version(
-        kind="counselor", backend="openai", config={"base_url": openai_server, "model": "scripted"}
+        kind="counselor", backend="openai", config={"base_url": endpoint.base_url, "model": "scripted"}
     )
     closing = "今日はお話しいただきありがとうございました。どうぞお大事になさってください。"
-    ScriptedHandler.script = ["こんにちは、今日はどうされましたか。", closing]
+    endpoint.reply.queue[:] = ["こんにちは、今日はどうされましたか。", closing]
     trainee = await make_user()
     session = await start(user=trainee, ai_role="counselor", model_version_id=version.pk)
     comm = await joined(trainee, session.pk)
@@ -151,11 +151,11 @@ async def test_ai_counselor_closing_reply_ends_the_session(layer, openai_server)
     await comm.disconnect()
 
 
-async def test_ai_client_refinement_streams_only_the_accepted_reply(layer, openai_server, role_card):
-    await make_version(kind="client", backend="openai", config={"base_url": openai_server, "model": "scripted"})
+async def test_ai_client_refinement_streams_only_the_accepted_reply(layer, endpoint, role_card):
+    await make_version(kind="client", backend="openai", config={"base_url": endpoint.base_url, "model": "scripted"})
     listed = "悩みは三つあります。\n1. 残業\n2. 睡眠\n3. 家族"
     good = "残業が続いて、夜に眠れない日が多いんです。"
-    ScriptedHandler.script = [listed, good]
+    endpoint.reply.queue[:] = [listed, good]
     trainee = await make_user()
     session = await start(user=trainee, ai_role="client", role_card_id=role_card.pk)
     comm = await joined(trainee, session.pk)
