@@ -169,6 +169,18 @@ def bench_records(n: int = 200, *, seed: int = 0, turns: int = 20) -> list[dict]
     return records
 
 
+def history(turns: int) -> list[dict]:
+    """A counselor-model prompt: the system prompt and ``turns`` client turns (the last one unanswered)."""
+    from models_ml.llm.prompts import COUNSELOR_SYSTEM_PROMPT
+
+    messages = [{"role": "system", "content": COUNSELOR_SYSTEM_PROMPT}]
+    for i in range(turns):
+        messages.append({"role": "user", "content": CLIENT[i % len(CLIENT)]})
+        if i < turns - 1:
+            messages.append({"role": "assistant", "content": COUNSELOR[i % len(COUNSELOR)]})
+    return messages
+
+
 def gpu_info() -> dict:
     import torch
 

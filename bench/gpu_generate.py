@@ -23,18 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gpu_common import CLIENT, COUNSELOR, LLAMA31_8B_SHAPE, TINY_SHAPE, gpu_info, write_random_model
-
-
-def history(turns: int) -> list[dict]:
-    from models_ml.llm.prompts import COUNSELOR_SYSTEM_PROMPT
-
-    messages = [{"role": "system", "content": COUNSELOR_SYSTEM_PROMPT}]
-    for i in range(turns):
-        messages.append({"role": "user", "content": CLIENT[i % len(CLIENT)]})
-        if i < turns - 1:
-            messages.append({"role": "assistant", "content": COUNSELOR[i % len(COUNSELOR)]})
-    return messages
+from gpu_common import LLAMA31_8B_SHAPE, TINY_SHAPE, gpu_info, history, write_random_model
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=120)
     parser.add_argument("--max-length", type=int, default=2048)
     parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--save-adapter", default=None, help="keep the trained adapter in this directory")
     parser.add_argument("--out", default=None, help="also write the JSON result here")
     args = parser.parse_args()
 
@@ -71,7 +72,7 @@ def main() -> None:
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    out_dir = Path(tempfile.mkdtemp(prefix="qlora-bench-"))
+    out_dir = Path(args.save_adapter) if args.save_adapter else Path(tempfile.mkdtemp(prefix="qlora-bench-"))
     with Timer() as t_total:
         result = train(job, bench_records(args.records), out_dir, progress_cb=progress)
     warm = [m for m in marks if m[1] >= args.warmup] or marks

@@ -4,7 +4,8 @@
 characters), a list of chunks (streamed as given), or ``None`` for HTTP 500 with an OpenAI-style error whose
 message is ``FAILURE_MESSAGE``. Two model names behave like a misconfigured or overloaded server whatever
 ``reply`` says: ``MISSING_MODEL`` answers 404, ``SLOW_MODEL`` answers after ``slow_s`` seconds.
-``first_delay_s`` and ``chunk_interval_s`` pace the stream like a real model (prefill, then decode).
+``first_delay_s`` and ``chunk_interval_s`` pace the stream like a real model (prefill, then decode); a request
+that asks for usage (``stream_options.include_usage``) gets it, counting one token per chunk.
 
 Every request body is kept in ``requests``; its path and Authorization header in ``calls``.
 """
@@ -61,14 +62,15 @@ class OpenAIStub:
                 chunks = answer if isinstance(answer, list) else _split(answer, chunk_size)
                 try:
                     if body.get("stream"):
-                        self._stream(body["model"], chunks)
+                        self._stream(body, chunks)
                     else:
                         self._complete(body["model"], "".join(chunks))
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
                 self.close_connection = True
 
-            def _stream(self, model: str, chunks: list[str]) -> None:
+            def _stream(self, body: dict, chunks: list[str]) -> None:
+                model = body["model"]
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
@@ -80,6 +82,9 @@ class OpenAIStub:
                     delta = {"role": "assistant", "content": text} if i == 0 else {"content": text}
                     self._event(_chunk(model, delta, None))
                 self._event(_chunk(model, {}, "stop"))
+                if (body.get("stream_options") or {}).get("include_usage"):  # one chunk is one "token" here
+                    usage = {"prompt_tokens": 0, "completion_tokens": len(chunks), "total_tokens": len(chunks)}
+                    self._event({**_chunk(model, {}, None), "choices": [], "usage": usage})
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
 

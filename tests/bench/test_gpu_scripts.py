@@ -1,0 +1,54 @@
+"""The GPU benchmark scripts on their tiny model and the CPU: the code a GPU machine runs stays working."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def script(name: str, *args: str, out: Path) -> dict:
+    cmd = [sys.executable, str(BENCH / name), "--tiny", *args, "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert json.loads(done.stdout[done.stdout.index("{") :]) == report
+    return report
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    base = tmp_path_factory.mktemp("bench")
+    model, adapter = base / "model", base / "adapter"
+    report = script(
+        "gpu_qlora_train.py",
+        *("--model-dir", str(model), "--steps", "3", "--warmup", "1", "--records", "20"),
+        *("--save-adapter", str(adapter)),
+        out=base / "train.json",
+    )
+    return model, adapter, report
+
+
+def test_qlora_bench_trains_the_requested_steps_and_reports_throughput(trained):
+    model, adapter, report = trained
+    assert (report["shape"], report["steps"], report["timed_steps"]) == ("tiny", 3, 2)
+    assert report["tokens_per_s"] > 0 and report["s_per_step"] > 0
+    assert report["batch_size"] == 8 and report["max_length"] == 2048  # the paper's response-task settings
+    assert (model / "model.safetensors.index.json").is_file()
+    assert (adapter / "adapter_config.json").is_file()
+
+
+def test_generation_bench_times_a_fixed_length_decode_with_the_trained_adapter(trained, tmp_path):
+    model, adapter, _ = trained
+    report = script(
+        "gpu_generate.py",
+        *("--model-dir", str(model), "--adapter", str(adapter), "--new-tokens", "6", "--runs", "2", "--turns", "3"),
+        out=tmp_path / "gen.json",
+    )
+    assert report["adapter"] is True and report["new_tokens"] == 6 and report["runs"] == 2
+    assert report["prompt_tokens"] > 50
+    assert 0 < report["ttft_ms_median"] < 60_000 and report["decode_tokens_per_s_median"] > 0
