@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from feedback.dataset.exporter import iter_dialogues
 from feedback.dataset.selectors import ExportOptions, export_feedback_queryset
 
-from .models import Backend, FineTuneJob, JobStatus, ModelVersion, RoleCard, resolve_backend_config
+from .models import Backend, FineTuneJob, JobStatus, ModelKind, ModelVersion, RoleCard, resolve_backend_config
 
 ERR_NO_MODEL = _(
     "No %(kind)s model is configured: activate a model version, set KOKORO_GENERATION_BACKENDS, "
@@ -32,11 +32,10 @@ def job_get(job_id: int) -> FineTuneJob:
     return FineTuneJob.objects.select_related("created_by", "retry_of").get(pk=job_id)
 
 
-def job_counts() -> dict[str, int]:
-    counts = {s: 0 for s in JobStatus.values}
-    for status in FineTuneJob.objects.values_list("status", flat=True):
-        counts[status] += 1
-    return counts
+def job_counts() -> list[tuple[str, str, int]]:
+    """(status, its translated label, number of jobs) for every status, in the choices' order."""
+    counts = dict(FineTuneJob.objects.values_list("status").annotate(n=Count("pk")).order_by())
+    return [(status, label, counts.get(status, 0)) for status, label in JobStatus.choices]
 
 
 def _options(*, data_subset: str, quality_filter: bool, include_synthetic: bool) -> ExportOptions:
@@ -88,6 +87,17 @@ def role_cards(*, active_only: bool = False) -> QuerySet[RoleCard]:
 
 def generation_backends_setting() -> dict[str, dict[str, Any]]:
     return dict(getattr(settings, "KOKORO_GENERATION_BACKENDS", None) or {})
+
+
+def generation_backends_overview() -> list[tuple[str, dict[str, Any] | None]]:
+    """(kind label, its settings entry or None) for the models page: an entry built from unset environment
+    variables is shown as not configured, since ``generation_backend_config`` skips it too."""
+    configured = generation_backends_setting()
+    rows = []
+    for kind, label in ModelKind.choices:
+        entry = configured.get(kind)
+        rows.append((label, entry if entry and _complete(entry) else None))
+    return rows
 
 
 def generation_backend_config(*, kind: str, version_id: int | None = None) -> dict[str, Any]:

@@ -190,7 +190,7 @@ def models(request: HttpRequest) -> HttpResponse:
         "partners/models.html",
         {
             "versions": selectors.model_versions(),
-            "configured": selectors.generation_backends_setting(),
+            "configured": selectors.generation_backends_overview(),
             "retrieval_form": BuildRetrievalForm(),
         },
     )

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from models_ml.partners import services
 from models_ml.partners.models import FineTuneJob, JobStatus, ModelVersion, RoleCard
@@ -262,3 +262,28 @@ def test_role_card_library_loads_the_examples(client, staff_user):
     html = client.get(reverse("partners:role_cards")).content.decode()
     assert RoleCard.objects.count() == 3
     assert "残業続きの会社員" in html
+
+
+def test_jobs_list_counts_jobs_per_status_under_translated_labels(client, staff_user):
+    _job(status=JobStatus.SUCCEEDED, step=10, total_steps=10)
+    _job(status=JobStatus.SUCCEEDED, step=10, total_steps=10)
+    _job(status=JobStatus.QUEUED)
+    client.force_login(staff_user)
+    client.cookies["django_language"] = "ja"
+    response = client.get(reverse("partners:jobs"), HTTP_ACCEPT_LANGUAGE="ja")
+    counts = {status: n for status, _, n in response.context["counts"]}
+    assert counts == {"queued": 1, "running": 0, "succeeded": 2, "failed": 0, "cancelled": 0}
+    html = response.content.decode()
+    with translation.override("ja"):
+        assert f"{JobStatus.SUCCEEDED.label}: 2" in html and "succeeded: 2" not in html
+
+
+def test_models_page_shows_a_settings_endpoint_only_when_it_is_complete(client, staff_user, settings):
+    incomplete = {"backend": "openai", "base_url": "", "model": "", "api_key_env": "KOKORO_OPENAI_API_KEY"}
+    complete = {"backend": "openai", "base_url": "http://127.0.0.1:8011/v1", "model": "kokoro-8b"}
+    settings.KOKORO_GENERATION_BACKENDS = {"counselor": complete, "client": incomplete, "scorer": incomplete}
+    client.force_login(staff_user)
+    response = client.get(reverse("partners:models"))
+    assert [cfg for _, cfg in response.context["configured"]] == [complete, None, None]  # counselor, client, scorer
+    html = response.content.decode()
+    assert "kokoro-8b http://127.0.0.1:8011/v1" in html and html.count("未設定") == 2
