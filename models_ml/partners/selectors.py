@@ -71,6 +71,16 @@ def retrieval_records() -> list[dict[str, Any]]:
     return [dict(obj, id=str(eid)) for eid, obj in iter_dialogues(export_feedback_queryset(RETRIEVAL_OPTIONS))]
 
 
+def partner_available(*, kind: str) -> bool:
+    """Whether a practice partner of ``kind`` can answer now: a model is active or configured, or the retrieval
+    partner can be built on demand from High-scored sessions (what ``practice.services.backend_config_for`` does)."""
+    try:
+        generation_backend_config(kind=kind)
+    except NoModelError:
+        return export_feedback_queryset(RETRIEVAL_OPTIONS).exists()
+    return True
+
+
 def model_versions(*, kind: str | None = None, active_only: bool = False) -> QuerySet[ModelVersion]:
     qs = ModelVersion.objects.select_related("source_job")
     if kind:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from models_ml.partners.models import ModelKind, ModelVersion, RoleCard
-from models_ml.partners.selectors import model_versions, role_cards
+from models_ml.partners.selectors import model_versions, partner_available, role_cards
 from roleplay.models import Message
 
 from .models import PartnerBot, PracticeSession
@@ -18,6 +18,11 @@ def practice_for_session(*, session_id: int) -> PracticeSession | None:
 def counselor_versions() -> QuerySet[ModelVersion]:
     """Active AI-counselor models a trainee may pick (empty: the default partner is used)."""
     return model_versions(kind=ModelKind.COUNSELOR, active_only=True)
+
+
+def partners_available() -> dict[str, bool]:
+    """Which AI partners the dashboard can offer: ``{"client": ..., "counselor": ...}``."""
+    return {kind: partner_available(kind=kind) for kind in (ModelKind.CLIENT, ModelKind.COUNSELOR)}
 
 
 def active_role_cards() -> QuerySet[RoleCard]:

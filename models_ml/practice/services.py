@@ -43,7 +43,7 @@ from models_ml.llm.role_cards import RoleCard as CoreRoleCard
 from models_ml.llm.role_cards import example_role_cards
 from models_ml.llm.rules import detect_closing
 from models_ml.partners.models import ModelKind, ModelVersion, RoleCard
-from models_ml.partners.selectors import NoModelError, generation_backend_config
+from models_ml.partners.selectors import NoModelError, generation_backend_config, partner_available
 from models_ml.partners.services import PartnersError, retrieval_index_build, role_cards_load_examples
 from roleplay.models import EndReason, Profile, Qualification, Session, SessionSource, SessionStatus
 from roleplay.notify import session_group, session_notify
@@ -62,6 +62,10 @@ ERR_AI_ROLE = _("Choose an AI counselor or an AI client.")
 ERR_MODEL_UNAVAILABLE = _("This counselor model does not exist or is not active.")
 ERR_ROLE_CARD_UNAVAILABLE = _("This role card does not exist or is not active.")
 ERR_NO_ROLE_CARDS = _("No role card is available: ask an administrator to add one.")
+ERR_NO_PARTNER = _(
+    "No AI partner is ready yet: it needs a trained or configured model, or sessions rated 70–98 with feedback "
+    "for the built-in partner to answer from. Please ask an administrator."
+)
 ERR_NOT_PRACTICE = _("This is not an AI practice session.")
 ERR_RETRY_ENDED = _("The session has ended.")
 ERR_RETRY_BUSY = _("The AI partner is already answering.")
@@ -202,6 +206,8 @@ def practice_session_start(
                 raise PracticeError(ERR_MODEL_UNAVAILABLE, code="model_version")
     else:
         role_card = _pick_role_card(role_card_id)
+    if model_version is None and not partner_available(kind=ai_role):
+        raise PracticeError(ERR_NO_PARTNER, code="unavailable")  # refused before anything is created
     bot = partner_bot_get_or_create(ai_role=ai_role, model_version=model_version, role_card=role_card)
     now = timezone.now()
     session = Session.objects.create(

@@ -27,11 +27,14 @@ TYPING_TIMEOUT_S = 120
 
 @register.inclusion_tag("practice/_card.html", takes_context=True)
 def practice_card(context) -> dict:
+    request = context.get("request")
     return {
-        "request": context.get("request"),
+        "request": request,
         "csrf_token": context.get("csrf_token"),
         "versions": list(selectors.counselor_versions()),
         "role_cards": list(selectors.active_role_cards()),
+        "available": selectors.partners_available(),
+        "is_staff": bool(request and request.user.is_staff),
     }
 
 

@@ -64,6 +64,12 @@ def scored_sessions(db):
 
 
 @pytest.fixture
+def ready(db):
+    """One High-scored session: enough for the built-in retrieval partner, so a practice session may start."""
+    return make_scored_session(0, 85)
+
+
+@pytest.fixture
 def role_card(db):
     return RoleCard.objects.create(**CARD)
 

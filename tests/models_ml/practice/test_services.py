@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
+from feedback.models import Feedback
 from models_ml.llm.rules import MAX_CLIENT_REPLY_CHARS
 from models_ml.partners.models import RoleCard
 from models_ml.practice.models import GenerationState, PartnerBot, PracticeSession
@@ -13,6 +14,7 @@ from models_ml.practice.services import (
     ERR_ANONYMOUS,
     ERR_MODEL_MISSING,
     ERR_MODEL_UNAVAILABLE,
+    ERR_NO_PARTNER,
     ERR_NOT_PRACTICE,
     ERR_NOT_TRAINEE,
     ERR_RETRY_BUSY,
@@ -37,7 +39,7 @@ def _counts() -> tuple[int, int, int]:
     return Session.objects.count(), PracticeSession.objects.count(), Message.objects.count()
 
 
-def test_ai_client_session_starts_live_now_with_the_trainee_as_counselor(role_card):
+def test_ai_client_session_starts_live_now_with_the_trainee_as_counselor(role_card, ready):
     trainee = UserFactory()
     session = practice_session_start(user=trainee, ai_role="client", role_card_id=role_card.pk)
     assert session.status == SessionStatus.LIVE and session.source == SessionSource.AI
@@ -53,14 +55,14 @@ def test_ai_client_session_starts_live_now_with_the_trainee_as_counselor(role_ca
     assert session.messages.count() == 0  # the AI client waits for the counselor's greeting
 
 
-def test_the_same_partner_reuses_one_bot_account(role_card):
+def test_the_same_partner_reuses_one_bot_account(role_card, ready):
     first = practice_session_start(user=UserFactory(), ai_role="client", role_card_id=role_card.pk)
     second = practice_session_start(user=UserFactory(), ai_role="client", role_card_id=role_card.pk)
     assert first.client_id == second.client_id
     assert PartnerBot.objects.count() == 1
 
 
-def test_random_role_card_loads_the_example_cards_on_a_fresh_install():
+def test_random_role_card_loads_the_example_cards_on_a_fresh_install(ready):
     assert not RoleCard.objects.exists()
     session = practice_session_start(user=UserFactory(), ai_role="client")
     assert RoleCard.objects.count() == 3
@@ -127,7 +129,7 @@ def _card_data(card: RoleCard) -> dict:
     return {f: getattr(card, f) for f in fields} | {"chief_complaint": card.chief_complaint}
 
 
-def test_anonymous_users_and_bot_accounts_cannot_start(role_card):
+def test_anonymous_users_and_bot_accounts_cannot_start(role_card, ready):
     with pytest.raises(PracticeError) as exc:
         practice_session_start(user=AnonymousUser(), ai_role="client", role_card_id=role_card.pk)
     assert exc.value.message == ERR_ANONYMOUS
@@ -174,7 +176,7 @@ def test_a_reply_for_an_older_message_is_skipped_when_the_trainee_wrote_again(
     assert Message.objects.filter(session=session, role=Role.CLIENT).count() == 1
 
 
-def test_retry_is_refused_for_strangers_ended_sessions_and_busy_partners(role_card):
+def test_retry_is_refused_for_strangers_ended_sessions_and_busy_partners(role_card, ready):
     trainee = UserFactory()
     session = practice_session_start(user=trainee, ai_role="client", role_card_id=role_card.pk)
     with pytest.raises(PracticeError) as exc:
@@ -216,7 +218,7 @@ def _record_events(monkeypatch) -> list[dict]:
         ("no_data", "model_missing", ERR_MODEL_MISSING),
     ],
 )
-def test_generation_failures_store_a_clear_error_and_no_message(case, code, error, openai_server, monkeypatch):
+def test_generation_failures_store_a_clear_error_and_no_message(case, code, error, openai_server, ready, monkeypatch):
     version = None
     if case in ("timeout", "deactivated"):
         config = {"base_url": openai_server, "model": "slow", "timeout": 0.5}
@@ -228,6 +230,8 @@ def test_generation_failures_store_a_clear_error_and_no_message(case, code, erro
     if case == "deactivated":
         version.is_active = False
         version.save()
+    if case == "no_data":  # the rated sessions are gone before the built-in partner first answers
+        Feedback.objects.all().delete()
     pushed = _record_events(monkeypatch)
     outcome = practice_reply_generate(session_id=session.pk, after_seq=0)
     assert outcome.status == "error"
@@ -238,7 +242,7 @@ def test_generation_failures_store_a_clear_error_and_no_message(case, code, erro
     assert pushed[1]["code"] == code and pushed[1]["message"] == practice.last_error
 
 
-def test_a_task_killed_by_the_hard_time_limit_leaves_a_retryable_error(role_card):
+def test_a_task_killed_by_the_hard_time_limit_leaves_a_retryable_error(role_card, ready):
     from models_ml.practice.services import practice_reply_fail
 
     trainee = UserFactory()
@@ -250,7 +254,7 @@ def test_a_task_killed_by_the_hard_time_limit_leaves_a_retryable_error(role_card
     practice_reply_retry(session_id=session.pk, user=trainee)  # no longer busy: the trainee may retry
 
 
-def test_a_reply_whose_worker_was_lost_is_reaped_into_a_retryable_error(role_card, monkeypatch):
+def test_a_reply_whose_worker_was_lost_is_reaped_into_a_retryable_error(role_card, ready, monkeypatch):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -272,3 +276,19 @@ def test_a_reply_whose_worker_was_lost_is_reaped_into_a_retryable_error(role_car
     assert [(e["type"], e["code"]) for e in pushed] == [("ai.error", "worker_lost")]
     assert PracticeSession.objects.get(session=running).state == GenerationState.GENERATING  # still in time
     practice_reply_retry(session_id=lost.pk, user=trainee)
+
+
+@pytest.mark.parametrize("ai_role", ["client", "counselor"])
+def test_start_is_refused_and_creates_nothing_while_no_partner_can_answer(ai_role, role_card):
+    before = (Session.objects.count(), PracticeSession.objects.count(), PartnerBot.objects.count())
+    with pytest.raises(PracticeError) as exc:
+        practice_session_start(user=UserFactory(), ai_role=ai_role)
+    assert exc.value.message == ERR_NO_PARTNER and exc.value.code == "unavailable"
+    assert (Session.objects.count(), PracticeSession.objects.count(), PartnerBot.objects.count()) == before
+
+
+def test_a_configured_endpoint_makes_the_partner_available_without_rated_sessions(role_card, settings):
+    endpoint = {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "kokoro"}
+    settings.KOKORO_GENERATION_BACKENDS = {"client": endpoint}
+    session = practice_session_start(user=UserFactory(), ai_role="client")
+    assert session.source == SessionSource.AI and not Feedback.objects.exists()

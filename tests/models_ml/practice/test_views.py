@@ -9,7 +9,12 @@ import pytest
 from django.urls import reverse
 
 from models_ml.practice.models import GenerationState, PracticeSession
-from models_ml.practice.services import ERR_NOT_PRACTICE, ERR_ROLE_CARD_UNAVAILABLE, practice_session_start
+from models_ml.practice.services import (
+    ERR_NO_PARTNER,
+    ERR_NOT_PRACTICE,
+    ERR_ROLE_CARD_UNAVAILABLE,
+    practice_session_start,
+)
 from roleplay.models import Session, SessionSource
 from roleplay.services.sessions import session_next_url
 from tests.factories import SessionFactory, UserFactory
@@ -25,15 +30,38 @@ def trainee_client(client):
     return client
 
 
-def test_dashboard_offers_both_ai_partners_with_the_active_role_cards(trainee_client, role_card):
-    page = trainee_client.get(reverse("roleplay:dashboard")).content.decode()
+def test_dashboard_offers_both_ai_partners_with_the_active_role_cards(trainee_client, role_card, ready):
+    response = trainee_client.get(reverse("roleplay:dashboard"))
+    page = response.content.decode()
     assert 'id="practice-card"' in page
     assert "AIと練習する" in page  # Japanese first
     assert role_card.name in page
     assert 'name="ai_role" value="client"' in page and 'name="ai_role" value="counselor"' in page
+    assert "disabled" not in _practice_card(page) and 'id="practice-unavailable"' not in page
 
 
-def test_start_redirects_to_the_new_ai_session_page_with_the_practice_script(trainee_client, role_card):
+def _practice_card(page: str) -> str:
+    return page[page.index('id="practice-card"') : page.index("</section>", page.index('id="practice-card"'))]
+
+
+@pytest.mark.parametrize("staff", [False, True])
+def test_dashboard_says_why_ai_practice_cannot_start_yet_and_who_can_fix_it(client, role_card, staff):
+    client.force_login(UserFactory(is_staff=staff))
+    card = _practice_card(client.get(reverse("roleplay:dashboard")).content.decode())
+    assert card.count("disabled") == 2 and 'id="practice-unavailable"' in card
+    assert "AIパートナーはまだ準備できていません" in card
+    assert (reverse("partners:models") in card) is staff
+    assert ("管理者にお問い合わせください" in card) is not staff
+
+
+def test_a_forged_start_while_no_partner_is_ready_is_refused_with_the_reason(trainee_client, role_card):
+    response = trainee_client.post(reverse("practice:start"), {"ai_role": "client"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("roleplay:dashboard")
+    assert str(ERR_NO_PARTNER) in [str(m) for m in response.context["messages"]]
+    assert not Session.objects.filter(source=SessionSource.AI).exists()
+
+
+def test_start_redirects_to_the_new_ai_session_page_with_the_practice_script(trainee_client, role_card, ready):
     response = trainee_client.post(reverse("practice:start"), {"ai_role": "client", "role_card": role_card.pk})
     session = Session.objects.get(source=SessionSource.AI)
     assert response.status_code == 302 and response.url == reverse("roleplay:session", args=[session.pk])
@@ -68,7 +96,7 @@ def test_start_needs_a_login_and_a_post(client, role_card):
     assert client.get(reverse("practice:start")).status_code == 405
 
 
-def test_retry_by_a_stranger_is_not_found_and_changes_nothing(client, role_card):
+def test_retry_by_a_stranger_is_not_found_and_changes_nothing(client, role_card, ready):
     session = practice_session_start(user=UserFactory(), ai_role="client", role_card_id=role_card.pk)
     PracticeSession.objects.filter(session=session).update(state=GenerationState.ERROR, last_error="x")
     client.force_login(UserFactory())
@@ -77,7 +105,7 @@ def test_retry_by_a_stranger_is_not_found_and_changes_nothing(client, role_card)
     assert PracticeSession.objects.get(session=session).state == GenerationState.ERROR
 
 
-def test_ai_session_page_shows_a_stored_error_with_its_retry_url(trainee_client, role_card):
+def test_ai_session_page_shows_a_stored_error_with_its_retry_url(trainee_client, role_card, ready):
     session = practice_session_start(user=trainee_client.user, ai_role="client", role_card_id=role_card.pk)
     PracticeSession.objects.filter(session=session).update(state=GenerationState.ERROR, last_error="接続できません")
     page = trainee_client.get(reverse("roleplay:session", args=[session.pk])).content.decode()
@@ -101,7 +129,7 @@ def test_trainee_client_can_end_an_ai_counselor_session_and_goes_to_the_feedback
     assert response.url == session_next_url(session_id=session.pk, role="client")
 
 
-def test_only_the_trainee_can_end_an_ai_session(client, role_card):
+def test_only_the_trainee_can_end_an_ai_session(client, role_card, ready):
     session = practice_session_start(user=UserFactory(), ai_role="client", role_card_id=role_card.pk)
     client.force_login(UserFactory())
     assert client.post(reverse("practice:end", args=[session.pk])).status_code == 404
