@@ -68,8 +68,12 @@ def _progress_callback_class():
             self.progress_cb = progress_cb
             self.should_stop = should_stop
             self.cancelled = False
+            self.final = False  # set before the evaluation of the best checkpoint, after training
 
         def _report(self, state, logs: dict[str, Any]) -> None:
+            if self.final and "eval_loss" in logs:
+                # Not a point of the validation curve: the best checkpoint, reloaded, evaluated once more.
+                logs = {"best_eval_loss": logs.pop("eval_loss"), "best_step": _checkpoint_step(state), **logs}
             if self.progress_cb is not None:
                 self.progress_cb(state.global_step, state.max_steps, {"epoch": state.epoch or 0.0, **logs})
 
@@ -87,6 +91,12 @@ def _progress_callback_class():
             self._report(state, dict(logs or {}))
 
     return ProgressAndCancel
+
+
+def _checkpoint_step(state) -> int | None:
+    path = state.best_model_checkpoint or ""
+    tail = path.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
 
 
 def fit_to_length(example: dict[str, Any], tokenizer: Any, max_length: int) -> dict[str, Any] | None:
@@ -261,6 +271,7 @@ def train(
         _write_metrics(metrics_path, metrics)
         return TrainResult(STATUS_CANCELLED, str(out), None, str(metrics_path), metrics)
 
+    callback.final = True
     eval_metrics = trainer.evaluate()  # the best checkpoint is loaded at the end of training
     metrics["eval_loss"] = eval_metrics.get("eval_loss")
     if metrics["eval_loss"] is not None and math.isfinite(metrics["eval_loss"]):

@@ -468,6 +468,12 @@ class JobTracker:
             self.eval_points.append({**point, "eval_loss": round(float(logs["eval_loss"]), 5)})
             self.log.append(_line(f"step {step}/{total} validation loss {float(logs['eval_loss']):.4f}"))
             force = True
+        if "best_eval_loss" in logs:
+            at = logs.get("best_step") or step
+            self.log.append(
+                _line(f"Best checkpoint (step {at}) reloaded: validation loss {logs['best_eval_loss']:.4f}")
+            )
+            force = True
         if force or now - self._last_write >= progress_write_s():
             self.flush()
 

@@ -78,6 +78,16 @@ def test_qlora_run_reports_progress_with_loss_eval_loss_and_epoch(qlora_run):
     assert max(step for step, _, _ in progress) == 3
 
 
+def test_the_best_checkpoints_final_evaluation_is_reported_apart_from_the_validation_curve(qlora_run):
+    progress, metrics = qlora_run["progress"], qlora_run["result"].metrics
+    finals = [logs for _, _, logs in progress if "best_eval_loss" in logs]
+    assert len(finals) == 1 and "eval_loss" not in finals[0]
+    assert finals[0]["best_eval_loss"] == pytest.approx(metrics["eval_loss"])
+    assert finals[0]["best_step"] == int(metrics["best_checkpoint"].rsplit("-", 1)[1])
+    curve = [logs["eval_loss"] for _, _, logs in progress if "eval_loss" in logs]
+    assert min(curve) == pytest.approx(metrics["best_eval_loss"])  # the best checkpoint is the curve's minimum
+
+
 def test_should_stop_cancels_gracefully_without_saving_an_adapter(tiny_base_model, invented_records, tmp_path):
     steps_seen = []
     result = train(

@@ -57,6 +57,8 @@ def test_queued_job_trains_saves_adapter_registers_model_and_streams(
     assert [p["step"] for p in train_points] == [1, 2, 3]
     assert eval_points and eval_points[-1]["step"] == 3
     assert any("validation loss" in line for line in job.log_tail)
+    assert len(eval_points) == len([line for line in job.log_tail if "/3 validation loss" in line])
+    assert "Best checkpoint (step " in job.log_tail[-2]  # then "Done: adapter saved ..."
     assert len(job.log_tail) <= services.LOG_TAIL_LINES
     from feedback.models import ExportAudit
 
