@@ -185,11 +185,12 @@ async def test_resync_after_disconnect_delivers_missed_messages_in_order():
     counselor, _ = await joined(session.counselor, session.pk)
     client, _ = await joined(session.client, session.pk)
     await send_message(counselor, "最初のメッセージ", "m1")
+    assert (await receive_type(counselor, "ack"))["seq"] == 1
     assert (await receive_type(client, "message"))["seq"] == 1
     await client.disconnect()
     for i in range(2, 6):
         await send_message(counselor, f"メッセージ{i}", f"m{i}")
-        await receive_type(counselor, "ack")
+        assert (await receive_type(counselor, "ack"))["seq"] == i  # stored and committed before the rejoin
     client, hello = await joined(session.client, session.pk)
     assert hello["last_seq"] == 5
     await client.send_json_to({"type": "sync", "after": 1})
