@@ -6,7 +6,6 @@ Tokenisation is stated with every figure: ``word`` = MeCab through fugashi with 
 
 from __future__ import annotations
 
-import functools
 import random
 import re
 from collections import Counter, defaultdict
@@ -14,20 +13,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from models_ml.llm.text import content_words, tagger
+
 TOKENIZATIONS = ("word", "char")
-CONTENT_POS = ("名詞", "動詞", "形容詞")
 _WS = re.compile(r"\s+")
 
 
-@functools.lru_cache(maxsize=1)
-def _tagger():
-    import fugashi
-
-    return fugashi.Tagger()  # unidic-lite dictionary
-
-
 def word_tokens(text: str) -> list[str]:
-    return [w.surface for w in _tagger()(_WS.sub(" ", text).strip()) if w.surface.strip()]
+    return [w.surface for w in tagger()(_WS.sub(" ", text).strip()) if w.surface.strip()]
 
 
 def char_tokens(text: str) -> list[str]:
@@ -40,17 +33,6 @@ def tokenize(text: str, mode: str) -> list[str]:
     if mode == "char":
         return char_tokens(text)
     raise ValueError(f"unknown tokenisation {mode!r}")
-
-
-def content_words(text: str) -> set[str]:
-    """Lemmas of nouns, verbs and adjectives (non-independent verbs such as いる/ある as auxiliaries dropped)."""
-    found = set()
-    for w in _tagger()(text):
-        f = w.feature
-        if f.pos1 not in CONTENT_POS or f.pos2 == "非自立可能" or f.pos2 == "数詞":
-            continue
-        found.add(f.lemma or w.surface)
-    return found
 
 
 # --- generation metrics ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 from .backends.base import GenerationBackend
 from .data import ROLE_CLIENT, ROLE_COUNSELOR, chat_role
 from .prompts import COUNSELOR_SYSTEM_PROMPT
-from .role_cards import RoleCard, render_client_system_prompt
+from .role_cards import RoleCard, render_client_system_prompt, role_card_persona
 from .rules import CLOSING_PHRASES, DEFAULT_MAX_TRIES, RefinedReply, detect_closing, refine_client_reply
 
 
@@ -40,6 +40,8 @@ def ai_client_reply(
     """Next AI-client turn, regenerated while it breaks the client rules, trimmed (and flagged) as a last resort."""
     messages = to_chat_messages(history, ai_role=ROLE_CLIENT, system_prompt=render_client_system_prompt(card))
     turn_index = sum(1 for t in history if t["role"] == ROLE_CLIENT)
+    # Language models read the card in the system prompt; the retrieval partner ranks by this text (others ignore it).
+    params.setdefault("persona", role_card_persona(card))
     return refine_client_reply(lambda: backend.generate(messages, **params), turn_index=turn_index, max_tries=max_tries)
 
 

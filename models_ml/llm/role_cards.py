@@ -127,6 +127,11 @@ def render_role_card(card: RoleCard) -> str:
     return "# あなたの人物設定\n" + "\n".join(f"- {FIELD_LABELS[k]}: {v}" for k, v in values.items())
 
 
+def role_card_persona(card: RoleCard) -> str:
+    """What the client talks about, for partners that match text rather than read a prompt (retrieval)."""
+    return f"{card.chief_complaint} {card.occupation} {card.family}"
+
+
 def render_client_system_prompt(card: RoleCard, *, max_chars: int = MAX_CLIENT_REPLY_CHARS) -> str:
     """The AI client's system prompt: persona + the Interactive Agents speaking rules."""
     return CLIENT_SYSTEM_PROMPT_TEMPLATE.format(card=render_role_card(card), max_chars=max_chars)

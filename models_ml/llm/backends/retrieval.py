@@ -1,6 +1,12 @@
 """CPU partner without a language model: answers with the turn that followed the most similar context in the
 High-scored dialogues (score 70-98; 99-100 stay untouched as the response task's test set). Similarity is the
-cosine of TF-IDF character n-grams over the last few turns."""
+cosine of TF-IDF character n-grams over the last few turns.
+
+A ``persona`` (the AI client's role card: chief complaint, occupation, family) is compared with everything the
+speaker of each indexed dialogue said (word-level TF-IDF of content-word lemmas, MeCab through fugashi). Replies
+then come only from the ``PERSONA_DIALOGUES`` closest dialogues, the closer ones preferred. The AI client thus
+follows real clients whose stories resemble its card, greeting and all, and reveals its problem in their order,
+instead of borrowing whatever problem followed the most similar greeting."""
 
 from __future__ import annotations
 
@@ -10,19 +16,40 @@ from pathlib import Path
 from typing import Any
 
 from ..data import ROLE_CLIENT, ROLE_COUNSELOR, DialogueRecord, normalize_records
+from ..text import content_word_list
 from .base import ERR_INDEX_NOT_FOUND, BackendConfigError, GenerationBackend, GenerationError, ModelNotFoundError
 
 HIGH_SCORE_MIN, HIGH_SCORE_MAX = 70, 98
 DEFAULT_CONTEXT_TURNS = 3
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2 adds the per-dialogue speaker profiles for personas; version 1 still loads (no persona)
 ERR_NO_HIGH_SCORED = f"No dialogue scored {HIGH_SCORE_MIN}-{HIGH_SCORE_MAX} with a reply to index."
 ERR_BAD_INDEX = "The file {path} is not a retrieval index of this version."
 ERR_BAD_ROLE = "role must be 'counselor' or 'client'."
+PERSONA_DIALOGUES = 20  # with a persona, answer only from the dialogues whose speaker is most like it
+PERSONA_WEIGHT = 0.5  # and prefer the closest of them (persona cosine added to the context cosine)
 
 
 def _context_text(texts: list[str]) -> str:
     # The latest turn matters most: it is counted twice.
     return " ".join(texts) + (" " + texts[-1] if texts else "")
+
+
+def _profile_index(profiles: list[str]) -> tuple[Any, Any] | None:
+    """Word-level TF-IDF (content-word lemmas) of each dialogue's speaker: what a persona is matched against.
+    None when the speakers never used a content word (then personas are ignored)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(analyzer=content_word_list, sublinear_tf=True)
+    try:
+        return vectorizer, vectorizer.fit_transform(profiles)
+    except ValueError:  # empty vocabulary
+        return None
+
+
+def _int_array(values: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(values, dtype=np.int64)
 
 
 class RetrievalBackend(GenerationBackend):
@@ -35,6 +62,8 @@ class RetrievalBackend(GenerationBackend):
         replies: list[str],
         openings: list[str],
         *,
+        owners: list[int] | None = None,
+        profiles: Any = None,
         role: str = ROLE_COUNSELOR,
         context_turns: int = DEFAULT_CONTEXT_TURNS,
         chunk_chars: int = 4,
@@ -44,6 +73,9 @@ class RetrievalBackend(GenerationBackend):
         self.matrix = matrix
         self.replies = replies
         self.openings = openings
+        self.owners = None if owners is None else _int_array(owners)  # reply -> its dialogue (row of ``profiles``)
+        # (vectorizer, matrix): one word-level TF-IDF row per dialogue, everything ``role`` said in it.
+        self.profiles = profiles
         self.role = role
         self.context_turns = context_turns
         self.chunk_chars = max(1, chunk_chars)
@@ -63,10 +95,11 @@ class RetrievalBackend(GenerationBackend):
 
         if role not in (ROLE_COUNSELOR, ROLE_CLIENT):
             raise BackendConfigError(ERR_BAD_ROLE)
-        contexts, replies, openings = [], [], []
+        contexts, replies, openings, owners, profiles = [], [], [], [], []
         for rec in normalize_records(records):
             if rec.score is None or not HIGH_SCORE_MIN <= rec.score <= HIGH_SCORE_MAX:
                 continue
+            indexed = len(replies)
             for i, turn in enumerate(rec.turns):
                 if turn.role != role:
                     continue
@@ -75,11 +108,24 @@ class RetrievalBackend(GenerationBackend):
                     continue
                 contexts.append(_context_text([t.text for t in rec.turns[max(0, i - context_turns) : i]]))
                 replies.append(turn.text)
+                owners.append(len(profiles))
+            if len(replies) > indexed:
+                profiles.append(" ".join(t.text for t in rec.turns if t.role == role))
         if not replies:
             raise BackendConfigError(ERR_NO_HIGH_SCORED)
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
         matrix = vectorizer.fit_transform(contexts).tocsc()  # column access: a query touches few n-grams
-        return cls(vectorizer, matrix, replies, openings, role=role, context_turns=context_turns, **kwargs)
+        return cls(
+            vectorizer,
+            matrix,
+            replies,
+            openings,
+            owners=owners,
+            profiles=_profile_index(profiles) if role == ROLE_CLIENT else None,  # personas are clients' only
+            role=role,
+            context_turns=context_turns,
+            **kwargs,
+        )
 
     def save(self, path: str | Path) -> Path:
         import joblib
@@ -95,6 +141,8 @@ class RetrievalBackend(GenerationBackend):
                 "matrix": self.matrix,
                 "replies": self.replies,
                 "openings": self.openings,
+                "owners": self.owners,
+                "profiles": self.profiles,
             },
             path,
         )
@@ -109,19 +157,21 @@ class RetrievalBackend(GenerationBackend):
         if not path.is_file():
             raise ModelNotFoundError(ERR_INDEX_NOT_FOUND.format(path=path))
         data = joblib.load(path)
-        if not isinstance(data, dict) or data.get("version") != INDEX_VERSION:
+        if not isinstance(data, dict) or data.get("version") not in (1, INDEX_VERSION):
             raise GenerationError(ERR_BAD_INDEX.format(path=path))
         return cls(
             data["vectorizer"],
             data["matrix"],
             data["replies"],
             data["openings"],
+            owners=data.get("owners"),
+            profiles=data.get("profiles"),
             role=data["role"],
             context_turns=data["context_turns"],
             **kwargs,
         )
 
-    def best_reply(self, messages: list[dict[str, str]]) -> str:
+    def best_reply(self, messages: list[dict[str, str]], *, persona: str | None = None) -> str:
         turns = [m for m in messages if m.get("role") in ("user", "assistant") and m.get("content", "").strip()]
         said = {m["content"].strip() for m in turns if m["role"] == "assistant"}
         if not turns:
@@ -132,6 +182,8 @@ class RetrievalBackend(GenerationBackend):
         query = self.vectorizer.transform([_context_text([m["content"] for m in turns[-self.context_turns :]])])
         # Cosine similarity (rows are L2-normalised) computed on the query's n-gram columns only.
         scores = np.asarray(self.matrix[:, query.indices] @ query.data).ravel()
+        if persona and persona.strip() and self.profiles is not None:
+            scores = self._with_persona(scores, persona)
         top = min(len(scores), 8 * (len(said) + 1))  # identical short replies recur in the index
         candidates = np.argpartition(-scores, top - 1)[:top]
         for index in candidates[np.argsort(-scores[candidates], kind="stable")]:
@@ -139,8 +191,19 @@ class RetrievalBackend(GenerationBackend):
                 return self.replies[index]
         return self.replies[int(scores.argmax())]
 
+    def _with_persona(self, scores: Any, persona: str) -> Any:
+        import numpy as np
+
+        vectorizer, matrix = self.profiles
+        per_dialogue = np.asarray((matrix @ vectorizer.transform([persona]).T).todense()).ravel()
+        keep = np.zeros(len(per_dialogue), dtype=bool)
+        k = min(PERSONA_DIALOGUES, len(per_dialogue))
+        keep[np.argpartition(-per_dialogue, k - 1)[:k]] = True
+        # Others sink below every kept reply (cosines are >= 0) but stay as a last resort.
+        return np.where(keep[self.owners], scores + PERSONA_WEIGHT * per_dialogue[self.owners], scores - 10.0)
+
     def stream(self, messages: list[dict[str, str]], **params: Any) -> Iterator[str]:
-        reply = self.best_reply(messages)
+        reply = self.best_reply(messages, persona=params.get("persona"))
         delay = params.get("delay", self.delay)
         for start in range(0, len(reply), self.chunk_chars):
             if delay and start:

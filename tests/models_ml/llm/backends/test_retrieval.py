@@ -106,3 +106,109 @@ def test_retrieval_is_the_default_backend_and_needs_data():
     with pytest.raises(BackendConfigError) as exc:
         get_backend({})
     assert str(exc.value) == ERR_BACKEND_CONFIG.format(backend="retrieval", needed="index_path or records")
+
+
+def greeting_records():
+    """Three clients answer the very same greeting, each with a different problem."""
+    greeting = "こんにちは、今日はどのようなご相談でしょうか。"
+    problems = [
+        "親の介護と仕事の両立がしんどくなってきました。",
+        "友だちとの関係がうまくいかず、学校で孤立しています。",
+        "職場の上司に毎日怒られて、会社に行くのがつらいです。",
+    ]
+    return [dialogue(80 + i, [(p, "そうだったのですね。")], opening=greeting) for i, p in enumerate(problems)]
+
+
+@pytest.mark.parametrize(
+    "persona, expected",
+    [
+        (
+            "友人関係がうまくいかず孤立している 大学生 一人暮らし",
+            "友だちとの関係がうまくいかず、学校で孤立しています。",
+        ),
+        ("母親の介護と仕事の両立に疲れている 自営業 母と同居", "親の介護と仕事の両立がしんどくなってきました。"),
+        (
+            "上司からの叱責がつらく会社に行けない 会社員 妻と二人暮らし",
+            "職場の上司に毎日怒られて、会社に行くのがつらいです。",
+        ),
+    ],
+)
+def test_the_client_persona_picks_the_reply_about_its_own_problem(persona, expected):
+    backend = RetrievalBackend.from_records(greeting_records(), role="client")
+    greeting = [{"role": "user", "content": "こんにちは、今日はどのようなご相談でしょうか。"}]
+    assert backend.generate(greeting, persona=persona) == expected
+
+
+def test_without_a_persona_the_context_alone_decides(records):
+    backend = RetrievalBackend.from_records(records, role="client")
+    context = [{"role": "user", "content": "毎日怒られるのは、本当につらいことですね。"}]
+    assert backend.generate(context, persona=None) == backend.generate(context) == "もう会社に行きたくないです。"
+
+
+def test_the_persona_makes_the_client_follow_the_dialogue_of_a_similar_client():
+    """Both dialogues open alike; only what each client says later tells them apart."""
+    work = dialogue(
+        85,
+        [
+            ("こんにちは、よろしくお願いします。", "よろしくお願いします。どうされましたか。"),
+            ("上司に毎日怒られて、会社に行くのがつらいです。", "それはつらいですね。"),
+        ],
+    )
+    friends = dialogue(
+        86,
+        [
+            ("こんにちは、お願いします。", "よろしくお願いします。どうされましたか。"),
+            ("友だちとの関係がうまくいかず、学校で孤立しています。", "それはつらいですね。"),
+        ],
+    )
+    backend = RetrievalBackend.from_records([work, friends], role="client")
+    persona = "友人関係がうまくいかず孤立している 大学生 一人暮らし"
+    history = [{"role": "user", "content": "こんにちは、今日はどうされましたか。"}]
+    first = backend.generate(history, persona=persona)
+    assert first == "こんにちは、お願いします。"  # the friends client's greeting, though both greetings fit
+    history += [
+        {"role": "assistant", "content": first},
+        {"role": "user", "content": "よろしくお願いします。どうされましたか。"},
+    ]
+    assert backend.generate(history, persona=persona) == "友だちとの関係がうまくいかず、学校で孤立しています。"
+    assert (
+        backend.generate(history, persona="上司に怒られ会社がつらい 会社員")
+        == "上司に毎日怒られて、会社に行くのがつらいです。"
+    )
+
+
+def test_a_version_1_index_still_loads_and_answers_without_persona_support(records, tmp_path):
+    import joblib
+
+    backend = RetrievalBackend.from_records(records)
+    data = {k: getattr(backend, k) for k in ("role", "context_turns", "vectorizer", "matrix", "replies", "openings")}
+    joblib.dump({"version": 1, **data}, tmp_path / "v1.joblib")
+    old = RetrievalBackend.load(tmp_path / "v1.joblib")
+    context = [{"role": "user", "content": "うちの猫が病気で心配なんです。"}]
+    assert old.profiles is None
+    assert old.generate(context, persona="猫") == backend.generate(context) == "大切な猫ちゃんが病気だと心配ですよね。"
+
+
+def test_speakers_without_any_content_word_still_give_an_index_that_ignores_personas():
+    backend = RetrievalBackend.from_records([dialogue(80, [("はい。", "ええ。")])], role="client")
+    assert backend.profiles is None
+    assert backend.generate([{"role": "user", "content": "こんにちは"}], persona="介護 仕事") == "はい。"
+
+
+def test_with_a_persona_replies_come_only_from_the_closest_dialogues(monkeypatch):
+    from models_ml.llm.backends import retrieval
+
+    monkeypatch.setattr(retrieval, "PERSONA_DIALOGUES", 1)
+    work = dialogue(
+        80,
+        [("上司に毎日怒られて、会社に行くのがつらいです。", "それはつらいですね。")],
+        opening="お仕事のことでお困りですか。",
+    )
+    care = dialogue(
+        81, [("親の介護と仕事の両立がしんどくなってきました。", "大変ですね。")], opening="ご家族のことでしょうか。"
+    )
+    backend = RetrievalBackend.from_records([work, care], role="client")
+    context = [{"role": "user", "content": "お仕事のことでお困りですか。"}]  # the workplace client's context
+    assert backend.generate(context) == "上司に毎日怒られて、会社に行くのがつらいです。"
+    caregiver = "母親の介護と仕事の両立に疲れている 自営業 母と同居"
+    assert backend.generate(context, persona=caregiver) == "親の介護と仕事の両立がしんどくなってきました。"
