@@ -13,27 +13,10 @@ import pytest
 from models_ml.arena import services
 from models_ml.partners.models import ModelVersion, RoleCard
 from tests.factories import UserFactory
-from tests.models_ml.partners.conftest import make_scored_session
+from tests.models_ml.partners.conftest import CARD_FIELDS, make_scored_session
 from tests.openai_stub import OpenAIStub
 
-CARD = {
-    "name": "テスト・残業の多い会社員",
-    "gender": "男性",
-    "age": 34,
-    "education": "大学卒業",
-    "occupation": "会社員（営業）",
-    "marital_status": "既婚",
-    "family": "妻と二人暮らし",
-    "big_five": {
-        "openness": "普通",
-        "conscientiousness": "高い",
-        "extraversion": "低い",
-        "agreeableness": "高い",
-        "neuroticism": "高い",
-    },
-    "resistance": "相談することに少し抵抗がある",
-    "chief_complaint": "残業が続いて眠れない",
-}
+CARD = dict(CARD_FIELDS, name="テスト・残業の多い会社員")
 CARD_2 = dict(
     CARD,
     name="テスト・部活に悩む高校生",

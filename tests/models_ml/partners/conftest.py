@@ -15,6 +15,25 @@ from tests.models_ml.llm.conftest import CLIENT_LINES, CLOSING, COUNSELOR_LINES,
 
 SCORES = [85, 90, 72, 78, 60, 40, 88, 81, 74, 99, 66, 92]
 
+# A role card's nine elements (invented), for the suites that need a card in the database; each adds a name.
+CARD_FIELDS = {
+    "gender": "男性",
+    "age": 34,
+    "education": "大学卒業",
+    "occupation": "会社員（営業）",
+    "marital_status": "既婚",
+    "family": "妻と二人暮らし",
+    "big_five": {
+        "openness": "普通",
+        "conscientiousness": "高い",
+        "extraversion": "低い",
+        "agreeableness": "高い",
+        "neuroticism": "高い",
+    },
+    "resistance": "相談することに少し抵抗がある",
+    "chief_complaint": "残業が続いて眠れない",
+}
+
 
 def tiny_hyperparameters(**training) -> dict:
     """Paper structure, tiny numbers: a few steps on CPU."""

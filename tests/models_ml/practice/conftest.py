@@ -13,30 +13,13 @@ from models_ml.practice.services import backend_cache_clear
 from tests import chat_sockets
 from tests.models_ml.llm.backends.test_openai_backend import REPLY_CHUNKS
 from tests.models_ml.llm.conftest import tiny_base_model  # noqa: F401
-from tests.models_ml.partners.conftest import SCORES, make_scored_session
+from tests.models_ml.partners.conftest import CARD_FIELDS, SCORES, make_scored_session
 from tests.openai_stub import OpenAIStub, Script
 
 TIMEOUT = 10
 OPENAI_REPLY = "".join(REPLY_CHUNKS)
 
-CARD = {
-    "name": "テスト用・営業職の男性",
-    "gender": "男性",
-    "age": 34,
-    "education": "大学卒業",
-    "occupation": "会社員（営業）",
-    "marital_status": "既婚",
-    "family": "妻と二人暮らし",
-    "big_five": {
-        "openness": "普通",
-        "conscientiousness": "高い",
-        "extraversion": "低い",
-        "agreeableness": "高い",
-        "neuroticism": "高い",
-    },
-    "resistance": "相談することに少し抵抗がある",
-    "chief_complaint": "残業が続いて眠れない",
-}
+CARD = dict(CARD_FIELDS, name="テスト用・営業職の男性")
 
 
 @pytest.fixture(autouse=True)
