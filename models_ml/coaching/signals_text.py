@@ -31,7 +31,8 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+
+from models_ml.llm.text import tagger
 
 RULES_VERSION = "1"
 
@@ -96,13 +97,12 @@ class TurnSignals:
         return "other"
 
 
-@lru_cache(maxsize=1)
 def _tagger():
+    """The process's one MeCab tagger (shared with the retrieval partner and the arena metrics)."""
     try:
-        import fugashi
+        return tagger()
     except ImportError:  # pragma: no cover - fugashi is a runtime requirement
         return None
-    return fugashi.Tagger()
 
 
 def sentences(text: str) -> list[str]:
