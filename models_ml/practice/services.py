@@ -26,6 +26,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from models_ml.llm.backends import (
@@ -62,10 +63,12 @@ ERR_AI_ROLE = _("Choose an AI counselor or an AI client.")
 ERR_MODEL_UNAVAILABLE = _("This counselor model does not exist or is not active.")
 ERR_ROLE_CARD_UNAVAILABLE = _("This role card does not exist or is not active.")
 ERR_NO_ROLE_CARDS = _("No role card is available: ask an administrator to add one.")
-ERR_NO_PARTNER = _(
-    "No AI partner is ready yet: it needs a trained or configured model, or sessions rated 70–98 with feedback "
-    "for the built-in partner to answer from. Please ask an administrator."
+MSG_NO_PARTNER_REASON = _(
+    "An AI partner is not ready yet: it needs a trained or configured model, or sessions rated 70–98 with feedback "
+    "for the built-in partner to answer from."
 )
+MSG_ASK_ADMIN = _("Please ask an administrator.")
+ERR_NO_PARTNER = format_lazy("{} {}", MSG_NO_PARTNER_REASON, MSG_ASK_ADMIN)  # the dashboard shows the same reason
 ERR_NOT_PRACTICE = _("This is not an AI practice session.")
 ERR_RETRY_ENDED = _("The session has ended.")
 ERR_RETRY_BUSY = _("The AI partner is already answering.")

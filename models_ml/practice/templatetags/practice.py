@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from .. import selectors
+from ..services import MSG_ASK_ADMIN, MSG_NO_PARTNER_REASON
 
 register = template.Library()
 
@@ -34,6 +35,8 @@ def practice_card(context) -> dict:
         "versions": list(selectors.counselor_versions()),
         "role_cards": list(selectors.active_role_cards()),
         "available": selectors.partners_available(),
+        "unavailable_reason": MSG_NO_PARTNER_REASON,
+        "ask_admin": MSG_ASK_ADMIN,
         "is_staff": bool(request and request.user.is_staff),
     }
 
