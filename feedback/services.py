@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kokoro_site.errors import ServiceError
 from roleplay.models import Session, SessionStatus
 from roleplay.notify import session_notify
 
@@ -41,13 +42,8 @@ ERR_SCREENING_VALUE = _("Screening items must be checked or unchecked.")
 ERR_TRY_AGAIN = _("The feedback could not be saved. Please try again.")
 
 
-class FeedbackError(Exception):
+class FeedbackError(ServiceError):
     """A refused submission; ``code`` is stable for views and tests, ``message`` is for people."""
-
-    def __init__(self, code: str, message) -> None:
-        super().__init__(str(message))
-        self.code = code
-        self.message = message
 
 
 def _clean_values(values: Mapping[str, object]) -> dict[str, int]:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from feedback.items import ITEMS, SCREENINGS
 from feedback.models import Feedback
+from kokoro_site.errors import ServiceError
 from roleplay.models import EndReason, Message, Profile, Session, SessionSource, SessionStatus
 
 from .schema import DatasetFormatError, ParsedDialogue, load_json, peek_evaluation_id, validate_object
@@ -37,8 +38,8 @@ ERR_CHUNK_FAILED = _("the database rejected the chunk: %(detail)s")
 ERR_UNREADABLE = _("cannot read the file: %(detail)s")
 
 
-class DatasetSourceError(ValueError):
-    """The import path itself is unusable (nothing is imported)."""
+class DatasetSourceError(ServiceError, ValueError):
+    """The import path itself is unusable (nothing is imported): ``not_found`` or ``bad_zip``."""
 
 
 @dataclass
@@ -78,8 +79,8 @@ def source_names(path: Path) -> tuple[str, list[str]]:
             ]
         return "zip", sorted(names, key=_sort_key)
     if path.is_file() and path.suffix == ".zip":
-        raise DatasetSourceError(str(ERR_BAD_ZIP) % {"path": path})
-    raise DatasetSourceError(str(ERR_NOT_FOUND) % {"path": path})
+        raise DatasetSourceError("bad_zip", str(ERR_BAD_ZIP) % {"path": path})
+    raise DatasetSourceError("not_found", str(ERR_NOT_FOUND) % {"path": path})
 
 
 def _read_all(path: Path, kind: str, names: list[str]) -> Iterator[tuple[str, bytes | Exception]]:

@@ -32,6 +32,7 @@ from feedback.items import (
     SCREENINGS,
     compute_total,
 )
+from kokoro_site.errors import ServiceError
 from roleplay.topics import TOPIC_BY_JP, TOPIC_LABELS
 
 TZ_NAME = "Asia/Tokyo"
@@ -67,8 +68,10 @@ ERR_BAD_SCREENING = _("screening item %(key)s must be null or %(checked)s, got %
 ERR_REVIEWS_DISAGREE = _("review_by_client_en disagrees with review_by_client_jp at %(key)s")
 
 
-class DatasetFormatError(ValueError):
-    """A dialogue file that does not follow the KokoroChat format (nothing of it is stored)."""
+class DatasetFormatError(ServiceError, ValueError):
+    """A dialogue file that does not follow the KokoroChat format (nothing of it is stored).
+
+    ``code`` names the rule (``bad_time``, ``missing_key``, ...); ``message`` says where."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +95,8 @@ class ParsedDialogue:
     messages: tuple[ParsedMessage, ...]
 
 
-def _fail(message, **params: Any) -> DatasetFormatError:
-    return DatasetFormatError(str(message) % {k: _show(v) for k, v in params.items()})
+def _fail(code: str, message, **params: Any) -> DatasetFormatError:
+    return DatasetFormatError(code, str(message) % {k: _show(v) for k, v in params.items()})
 
 
 def _show(value: Any) -> str:
@@ -103,11 +106,11 @@ def _show(value: Any) -> str:
 
 def parse_time(value: Any, where: str) -> datetime:
     if not isinstance(value, str) or not _TIME_RE.match(value):
-        raise _fail(ERR_BAD_TIME, where=where, value=value)
+        raise _fail("bad_time", ERR_BAD_TIME, where=where, value=value)
     try:
         return datetime.fromisoformat(value).replace(tzinfo=TOKYO)
     except ValueError:
-        raise _fail(ERR_BAD_TIME, where=where, value=value) from None
+        raise _fail("bad_time", ERR_BAD_TIME, where=where, value=value) from None
 
 
 def format_time(value: datetime) -> str:
@@ -116,13 +119,13 @@ def format_time(value: datetime) -> str:
 
 def _check_object(obj: Any, keys: tuple[str, ...], where: str) -> dict:
     if not isinstance(obj, dict):
-        raise _fail(ERR_NOT_OBJECT, where=where)
+        raise _fail("not_object", ERR_NOT_OBJECT, where=where)
     for key in keys:
         if key not in obj:
-            raise _fail(ERR_MISSING_KEY, key=key, where=where)
+            raise _fail("missing_key", ERR_MISSING_KEY, key=key, where=where)
     if len(obj) != len(keys):
         extra = next(k for k in obj if k not in keys)
-        raise _fail(ERR_UNKNOWN_KEY, key=extra, where=where)
+        raise _fail("unknown_key", ERR_UNKNOWN_KEY, key=extra, where=where)
     return obj
 
 
@@ -132,19 +135,19 @@ def _is_int(value: Any) -> bool:
 
 def _parse_messages(dialogue: Any) -> tuple[ParsedMessage, ...]:
     if not isinstance(dialogue, list):
-        raise _fail(ERR_DIALOGUE_NOT_LIST)
+        raise _fail("dialogue_not_list", ERR_DIALOGUE_NOT_LIST)
     if not dialogue:
-        raise _fail(ERR_EMPTY_DIALOGUE)
+        raise _fail("empty_dialogue", ERR_EMPTY_DIALOGUE)
     out = []
     for n, msg in enumerate(dialogue, start=1):
         where = f"dialogue[{n}]"
         _check_object(msg, MESSAGE_KEYS, where)
         role = msg["role"]
         if role not in ROLES:
-            raise _fail(ERR_UNKNOWN_ROLE, n=n, role=role)
+            raise _fail("unknown_role", ERR_UNKNOWN_ROLE, n=n, role=role)
         text = msg["utterance"]
         if not isinstance(text, str):
-            raise _fail(ERR_NOT_TEXT, where=f"{where}.utterance")
+            raise _fail("not_text", ERR_NOT_TEXT, where=f"{where}.utterance")
         out.append(ParsedMessage(role, parse_time(msg["time"], where), text))
     return tuple(out)
 
@@ -154,11 +157,11 @@ def _parse_topic(topic: Any) -> tuple[str, str]:
     jp, en, sub = topic["main_jp"], topic["main_en"], topic["sub"]
     key = TOPIC_BY_JP.get(jp) if isinstance(jp, str) else None
     if key is None or TOPIC_LABELS[key][1] != en:
-        raise _fail(ERR_UNKNOWN_TOPIC, jp=jp, en=en)
+        raise _fail("unknown_topic", ERR_UNKNOWN_TOPIC, jp=jp, en=en)
     if not isinstance(sub, str):
-        raise _fail(ERR_NOT_TEXT, where="topic.sub")
+        raise _fail("not_text", ERR_NOT_TEXT, where="topic.sub")
     if len(sub) > SUB_MAX_CHARS:
-        raise _fail(ERR_SUB_TOO_LONG, max=SUB_MAX_CHARS)
+        raise _fail("sub_too_long", ERR_SUB_TOO_LONG, max=SUB_MAX_CHARS)
     return str(key), sub
 
 
@@ -168,26 +171,26 @@ def _parse_review(jp: dict, en: dict) -> dict[str, Any]:
     for kj, ke in zip(REVIEW_KEYS_JP, REVIEW_KEYS_EN, strict=True):
         a, b = jp[kj], en[ke]
         if a != b or type(a) is not type(b):
-            raise _fail(ERR_REVIEWS_DISAGREE, key=ke)
+            raise _fail("reviews_disagree", ERR_REVIEWS_DISAGREE, key=ke)
     for key in HEADER_JP[0], HEADER_JP[2], HEADER_JP[3]:
         if not _is_int(jp[key]) or jp[key] <= 0:
-            raise _fail(ERR_BAD_ID, key=key, value=jp[key])
+            raise _fail("bad_id", ERR_BAD_ID, key=key, value=jp[key])
     items = tuple(jp[i.jp] for i in ITEMS)
     for item, value in zip(ITEMS, items, strict=True):
         if not _is_int(value) or not ITEM_MIN <= value <= ITEM_MAX:
-            raise _fail(ERR_ITEM_RANGE, key=item.jp, value=value)
+            raise _fail("item_range", ERR_ITEM_RANGE, key=item.jp, value=value)
     screenings = []
     for s in SCREENINGS:
         value = jp[s.jp]
         if value is not None and value != SCREENING_CHECKED:
-            raise _fail(ERR_BAD_SCREENING, key=s.jp, checked=SCREENING_CHECKED, value=value)
+            raise _fail("bad_screening", ERR_BAD_SCREENING, key=s.jp, checked=SCREENING_CHECKED, value=value)
         screenings.append(value is not None)
     score = jp[HEADER_JP[4]]
     if not _is_int(score) or not 0 <= score <= SCORE_MAX:
-        raise _fail(ERR_SCORE_RANGE, value=score)
+        raise _fail("score_range", ERR_SCORE_RANGE, value=score)
     expected = compute_total(items, s1=screenings[0], s2=screenings[1], s3=screenings[2])
     if score != expected:
-        raise _fail(ERR_SCORE_RULE, value=score, expected=expected)
+        raise _fail("score_rule", ERR_SCORE_RULE, value=score, expected=expected)
     return {
         "evaluation_id": jp[HEADER_JP[0]],
         "created_at": parse_time(jp[HEADER_JP[1]], HEADER_JP[1]),
@@ -203,7 +206,7 @@ def load_json(raw: bytes | str) -> Any:
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(ERR_BAD_JSON, detail=str(exc)) from None
+        raise _fail("bad_json", ERR_BAD_JSON, detail=str(exc)) from None
 
 
 def peek_evaluation_id(obj: Any) -> int | None:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kokoro_site.errors import ServiceError
 from roleplay.models import Message, Session, SessionStatus
 from roleplay.signals import message_created
 
@@ -37,13 +38,8 @@ ERR_SERVER = _("The message could not be saved. Please send it again.")
 CLIENT_MSG_ID_MAX = 64
 
 
-class ChatError(Exception):
+class ChatError(ServiceError):
     """A refused chat action; ``code`` is stable for clients, ``message`` is for people."""
-
-    def __init__(self, code: str, message) -> None:
-        super().__init__(str(message))
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kokoro_site.errors import ServiceError
 from roleplay.models import EndReason, Role, Session, SessionStatus
 from roleplay.notify import session_notify
 from roleplay.signals import session_ended
@@ -25,11 +26,8 @@ OPEN_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
 OBSERVER = "observer"
 
 
-class SessionError(Exception):
-    def __init__(self, message, code: str = "invalid") -> None:
-        super().__init__(str(message))
-        self.message = message
-        self.code = code
+class SessionError(ServiceError):
+    """A refused session action (``code``, ``message``), e.g. a client trying to end the session."""
 
 
 def session_next_url(*, session_id: int, role: str) -> str:
@@ -68,7 +66,7 @@ def session_begin(*, session: Session) -> bool:
 def session_end(*, session: Session, reason: str, by=None) -> Session:
     """End the session (idempotent). ``by`` is the user pressing the button, if any."""
     if by is not None and not by.is_staff and session.role_of(by) != Role.COUNSELOR:
-        raise SessionError(ERR_ONLY_COUNSELOR_CAN_END, code="forbidden")
+        raise SessionError("forbidden", ERR_ONLY_COUNSELOR_CAN_END)
     locked = _locked(session.pk)
     if locked.status not in OPEN_STATUSES:
         _refresh(session, locked)

@@ -128,10 +128,11 @@ def test_zip_of_a_folder_is_imported(tmp_path):
 
 def test_unusable_path_is_refused(tmp_path):
     (tmp_path / "x.zip").write_text("not a zip")
-    with pytest.raises(DatasetSourceError):
+    with pytest.raises(DatasetSourceError) as bad_zip:
         dataset_import(path=tmp_path / "x.zip")
-    with pytest.raises(DatasetSourceError):
+    with pytest.raises(DatasetSourceError) as missing:
         dataset_import(path=tmp_path / "missing")
+    assert (bad_zip.value.code, missing.value.code) == ("bad_zip", "not_found")
 
 
 def test_command_reports_bad_files_and_exits_non_zero(tmp_path, capsys):

@@ -65,7 +65,7 @@ def test_only_the_counselor_may_end():
     session = SessionFactory()
     with pytest.raises(SessionError) as exc:
         session_end(session=session, reason=EndReason.COUNSELOR, by=session.client)
-    assert str(exc.value.message) == str(ERR_ONLY_COUNSELOR_CAN_END)
+    assert exc.value.code == "forbidden" and str(exc.value.message) == str(ERR_ONLY_COUNSELOR_CAN_END)
     session.refresh_from_db()
     assert session.status == SessionStatus.LIVE
 
