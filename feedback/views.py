@@ -5,9 +5,6 @@ Thin: access rules and writes are in ``services`` / ``selectors``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -17,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from kokoro_site.permissions import error_page, staff_required
 from roleplay.models import SessionStatus
 
 from . import selectors
@@ -25,26 +23,15 @@ from .items import ASPECT_LABELS, ASPECTS, GROUP_LABELS, ITEMS, SCREENINGS
 from .services import FeedbackError, feedback_refusal, feedback_submit
 
 MSG_THANKS = _("Thank you! Your feedback has been sent to the counselor.")
-ERR_STAFF_ONLY = _("This page is for administrators.")
+TITLE = _("Feedback")
 PAGE_SIZE = 50
 
 # HTTP status of each refusal code.
 REFUSAL_STATUS = {"not_client": 403, "not_ended": 409, "already_submitted": 409}
 
 
-def staff_required(view: Callable) -> Callable:
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_staff:
-            return _error_page(request, ERR_STAFF_ONLY, status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def _error_page(request: HttpRequest, message, *, status: int, session=None) -> HttpResponse:
-    return render(request, "feedback/error.html", {"message": message, "session": session}, status=status)
+def _error_page(request: HttpRequest, message, *, status: int, **context) -> HttpResponse:
+    return error_page(request, message, status=status, title=TITLE, **context)
 
 
 def _refused(request: HttpRequest, session, refusal: FeedbackError, *, posted: bool) -> HttpResponse:
@@ -54,11 +41,8 @@ def _refused(request: HttpRequest, session, refusal: FeedbackError, *, posted: b
         context = {"session": session, "error": refusal.message if posted else None}
         return render(request, "feedback/submitted.html", context, status=status)
     room_url = reverse("roleplay:session", args=[session.pk]) if refusal.code == "not_ended" else None
-    return render(
-        request,
-        "feedback/error.html",
-        {"message": refusal.message, "session": session, "room_url": room_url},
-        status=REFUSAL_STATUS.get(refusal.code, 400),
+    return _error_page(
+        request, refusal.message, status=REFUSAL_STATUS.get(refusal.code, 400), session=session, room_url=room_url
     )
 
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from functools import wraps
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -20,6 +17,7 @@ from feedback.dataset.forms import ExportForm, SessionSearchForm
 from feedback.dataset.selectors import session_detail, session_messages, session_search_queryset
 from feedback.dataset.stats import dataset_correlations, dataset_summary
 from feedback.items import ITEMS, SCREENINGS
+from kokoro_site.permissions import staff_required
 from roleplay.models import Session
 from roleplay.topics import TOPIC_LABELS
 
@@ -32,19 +30,6 @@ FEATURE_LABELS = {
     "counselor_messages": _("Counselor messages"),
     "counselor_response_s": _("Counselor's average response time"),
 }
-
-
-def staff_required(view):
-    """Anonymous users go to the log-in page; signed-in non-staff get 403."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_staff:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 @require_GET

@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 
-from feedback.views import staff_required
+from kokoro_site.permissions import staff_required
 from roleplay.models import Session, SessionSource
 
 from .models import PredictionStatus

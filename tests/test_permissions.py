@@ -447,3 +447,19 @@ def _ws_world() -> dict:
         "stranger": UserFactory(),
         "staff": UserFactory(is_staff=True),
     }
+
+
+@pytest.mark.parametrize(
+    "name", ["feedback:list", "dataset:sessions", "models_ml:predictions", "partners:jobs", "arena:leaderboard"]
+)
+def test_every_staff_page_refuses_others_with_the_one_readable_page(client, name):
+    from django.utils.html import escape
+
+    from kokoro_site.permissions import ERR_STAFF_ONLY
+
+    client.force_login(UserFactory())
+    response = client.get(reverse(name))
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert escape(str(ERR_STAFF_ONLY)) in html and reverse("roleplay:dashboard") in html
+    assert [t.name for t in response.templates][0] == "error.html"

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
+
+from kokoro_site.permissions import staff_required
 
 from . import selectors, services
 from .forms import ArenaStartForm, EvalForm, JudgeJobForm, LabelForm, SimulationForm
@@ -20,17 +18,6 @@ from .models import ArenaDialogue, EvalJob, JudgeJob, LabelJob
 
 MSG_QUEUED = _("Job #%(id)s is queued.")
 JOB_MODELS = {"judge": JudgeJob, "eval": EvalJob, "label": LabelJob}
-
-
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_staff:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _pk(obj: Any) -> int | None:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
+
+from kokoro_site.permissions import staff_required
 
 from . import selectors, services
 from .forms import BuildRetrievalForm, FineTuneJobForm, RoleCardForm
@@ -29,19 +25,6 @@ MSG_EXAMPLES = _("%(count)s example role card(s) loaded.")
 MSG_MODEL_ACTIVE = _("“%(name)s” is now active.")
 MSG_MODEL_INACTIVE = _("“%(name)s” is now inactive.")
 MSG_RETRIEVAL = _("Building the retrieval index from the High-scored sessions…")
-
-
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Log-in required; a logged-in non-staff user gets 403."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_staff:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 # --- jobs ------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from feedback.services import (
     ERR_NOT_CLIENT,
     ERR_NOT_ENDED,
 )
-from feedback.views import ERR_STAFF_ONLY
+from kokoro_site.permissions import ERR_STAFF_ONLY
 from roleplay.models import SessionStatus
 from tests.factories import FeedbackFactory, SessionFactory, UserFactory
 
