@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
+# Shown when a write failed on the server side (database down, ...): the chat's error frames and the
+# socket guard of kokoro_site.middleware say the same.
+ERR_SERVER = _("The message could not be saved. Please send it again.")
+
 
 class ServiceError(Exception):
     """A refused action: ``code`` for programs, ``message`` for people."""

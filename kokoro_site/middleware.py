@@ -55,7 +55,7 @@ class WebSocketDatabaseGuard:
 
             from django.utils.translation import gettext
 
-            from roleplay.services.chat import ERR_SERVER
+            from kokoro_site.errors import ERR_SERVER
 
             if not state["accepted"]:
                 await send({"type": "websocket.accept"})

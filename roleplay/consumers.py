@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from kokoro_site.errors import ERR_SERVER
 from roleplay.models import EndReason, Session, SessionStatus
 from roleplay.notify import session_group
 from roleplay.selectors.chat import OBSERVER, message_frame, messages_after, session_role_for
@@ -24,7 +25,6 @@ from roleplay.services.chat import (
     ERR_BAD_FRAME,
     ERR_BAD_JSON,
     ERR_READ_ONLY,
-    ERR_SERVER,
     ERR_UNKNOWN_TYPE,
     ChatError,
     message_create,

@@ -33,7 +33,6 @@ ERR_ENDED = _("The session has ended.")
 ERR_READ_ONLY = _("You are watching this session and cannot send messages.")
 ERR_RATE_LIMITED = _("You are sending too fast. Please wait a moment.")
 ERR_BAD_CLIENT_ID = _("The message id is invalid.")
-ERR_SERVER = _("The message could not be saved. Please send it again.")
 
 CLIENT_MSG_ID_MAX = 64
 
