@@ -57,26 +57,3 @@ def test_seed_demo_replaces_a_live_session_that_is_over():
     assert old.status == SessionStatus.ENDED
     new = Session.objects.get(status=SessionStatus.LIVE)
     assert new.pk != old.pk and new.ends_at > timezone.now()
-
-
-def test_seed_demo_adds_rated_past_sessions_once_so_the_ai_partners_can_answer():
-    from feedback.models import Feedback
-    from models_ml.practice.selectors import partners_available
-    from roleplay.management.commands._demo_dialogues import DIALOGUES
-    from roleplay.models import Message
-
-    assert not any(partners_available().values())  # a fresh install has nothing to answer from
-    output = run()
-    run()  # idempotent
-    rated = Feedback.objects.select_related("session").order_by("session__starts_at")
-    assert rated.count() == len(DIALOGUES) and f"{len(DIALOGUES)} rated past sessions" in output
-    for feedback, dialogue in zip(rated, sorted(DIALOGUES, key=lambda d: -d.days_ago), strict=True):
-        session = feedback.session
-        assert session.status == SessionStatus.ENDED and session.counselor.username == COUNSELOR.username
-        assert 70 <= feedback.total <= 98  # the High subset the built-in partner answers from
-        assert [m.text for m in Message.objects.filter(session=session).order_by("seq")] == [
-            text for _, text in dialogue.turns
-        ]
-        assert session.last_seq == len(dialogue.turns)
-        assert session.ended_at < feedback.created_at < timezone.now() - timedelta(days=dialogue.days_ago - 1)
-    assert all(partners_available().values())

@@ -2,6 +2,7 @@
 
 Idempotent: running it again resets the demo passwords, keeps existing demo sessions and
 only creates what is missing (a live session is re-created once the previous one is over).
+Apps above roleplay add their demo data through ``roleplay.demo`` (feedback: rated past sessions).
 """
 
 from dataclasses import dataclass
@@ -12,14 +13,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from feedback.items import ITEM_FIELDS
-from feedback.services import feedback_submit
-from roleplay.models import AgeBand, EndReason, Gender, Message, PreferredRole, Qualification, Session, SessionStatus
+from roleplay.demo import demo_seeders_run
+from roleplay.models import AgeBand, Gender, PreferredRole, Qualification, Session, SessionStatus
 from roleplay.services.accounts import profile_update, user_signup
 from roleplay.services.matching import session_book, session_setup_update
 from roleplay.topics import Topic
-
-from ._demo_dialogues import DIALOGUES, DemoDialogue
 
 
 @dataclass(frozen=True)
@@ -108,49 +106,6 @@ def _pair_sessions(counselor, client):
     return Session.objects.filter(counselor=counselor, client=client)
 
 
-def _past_session(counselor, client, dialogue: DemoDialogue, now) -> Session:
-    """An ended role-play with its messages (a minute apart) and the client's feedback."""
-    starts = timezone.localtime(now).replace(hour=19, minute=0, second=0, microsecond=0)
-    starts -= timedelta(days=dialogue.days_ago)
-    session = Session.objects.create(
-        counselor=counselor,
-        client=client,
-        starts_at=starts,
-        started_at=starts,
-        ended_at=starts + timedelta(minutes=len(dialogue.turns) + 1),
-        status=SessionStatus.ENDED,
-        end_reason=EndReason.COUNSELOR,
-        topic=dialogue.topic,
-        last_seq=len(dialogue.turns),
-    )
-    Message.objects.bulk_create(
-        Message(
-            session=session,
-            seq=seq,
-            role=role,
-            sender=counselor if role == "counselor" else client,
-            text=text,
-            created_at=starts + timedelta(minutes=seq),
-        )
-        for seq, (role, text) in enumerate(dialogue.turns, start=1)
-    )
-    feedback = feedback_submit(
-        session=session, client=client, values=dict(zip(ITEM_FIELDS, dialogue.items, strict=True)), screenings={}
-    )
-    feedback.created_at = session.ended_at + timedelta(minutes=5)  # submitted right after that session
-    feedback.save(update_fields=["created_at"])
-    return session
-
-
-def _ensure_past_sessions(counselor, client, now) -> int:
-    """The demo pair's rated past sessions (created once): a results history for the counselor, and what the
-    built-in AI practice partner answers from until real data is imported."""
-    rated = _pair_sessions(counselor, client).filter(status=SessionStatus.ENDED, feedback__isnull=False).count()
-    for dialogue in DIALOGUES[rated:]:
-        _past_session(counselor, client, dialogue, now)
-    return max(rated, len(DIALOGUES))
-
-
 class Command(BaseCommand):
     help = "Create (or refresh) the demo accounts, a live session starting now and a session tomorrow."
 
@@ -186,10 +141,10 @@ class Command(BaseCommand):
                 now=now,
             )
 
-        past = _ensure_past_sessions(counselor, client, now)
-        self._print(live, upcoming, past)
+        extra = demo_seeders_run(counselor=counselor, client=client, now=now)
+        self._print(live, upcoming, extra)
 
-    def _print(self, live: Session, upcoming: Session, past: int) -> None:
+    def _print(self, live: Session, upcoming: Session, extra: list[str]) -> None:
         out = self.stdout
         out.write(self.style.SUCCESS("Demo data ready."))
         out.write("")
@@ -204,4 +159,5 @@ class Command(BaseCommand):
             f"/sessions/{live.pk}/"
         )
         out.write(f"  Scheduled session #{upcoming.pk} at {local(upcoming.starts_at):%Y-%m-%d %H:%M}")
-        out.write(f"  {past} rated past sessions (counselor ↔ client): results history and AI practice data")
+        for line in extra:  # from the seeders of higher apps (roleplay.demo)
+            out.write(f"  {line}")
