@@ -129,13 +129,8 @@ def feedback_result_fragment(request: HttpRequest, session_id: int) -> HttpRespo
 
 @login_required
 def feedback_progress(request: HttpRequest) -> HttpResponse:
-    from models_ml.coaching.selectors import counselor_skill_progress
-
-    context = {
-        "progress": selectors.counselor_progress(user=request.user),
-        "skills": counselor_skill_progress(user=request.user),
-    }
-    return render(request, "feedback/progress.html", context)
+    # The skills charts below are coaching's panel ("feedback.progress"), filled in by that app.
+    return render(request, "feedback/progress.html", {"progress": selectors.counselor_progress(user=request.user)})
 
 
 @staff_required

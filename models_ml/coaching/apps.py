@@ -11,6 +11,7 @@ class CoachingConfig(AppConfig):
     def ready(self) -> None:
         from roleplay.signals import message_created
 
-        from . import receivers
+        from . import panels, receivers
 
+        panels.register_panels()
         message_created.connect(receivers.on_message_created, dispatch_uid="coaching.on_message_created")

@@ -11,6 +11,7 @@ class PracticeConfig(AppConfig):
     def ready(self) -> None:
         from roleplay.signals import message_created
 
-        from . import receivers
+        from . import panels, receivers
 
+        panels.register_panels()
         message_created.connect(receivers.on_message_created, dispatch_uid="practice.on_message_created")

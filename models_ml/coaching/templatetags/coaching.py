@@ -1,19 +1,6 @@
 from django import template
 
-from models_ml.coaching.presenters import live_panel_context
-from roleplay.models import Role
-
 register = template.Library()
-
-
-@register.inclusion_tag("coaching/_live_panel.html", takes_context=True)
-def coaching_live_panel(context, session) -> dict:
-    """The live coaching panel; rendered for the session's counselor only (empty for anyone else)."""
-    request = context.get("request")
-    user = getattr(request, "user", None)
-    if session is None or user is None or session.role_of(user) != Role.COUNSELOR:
-        return {"show": False}
-    return {"show": True, "request": request, "csrf_token": context.get("csrf_token"), **live_panel_context(session)}
 
 
 @register.filter

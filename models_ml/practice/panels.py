@@ -1,15 +1,15 @@
-"""``{% practice_card %}`` (dashboard) and ``{% practice_chat session role %}`` (AI session pages)."""
+"""The practice panels on roleplay's pages (kokoro_site.panels): the dashboard card, the AI session's
+script config and the trainee's "End practice" button. Registered in ``PracticeConfig.ready()``."""
 
 from __future__ import annotations
 
-from django import template
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from .. import selectors
-from ..services import MSG_ASK_ADMIN, MSG_NO_PARTNER_REASON
+from kokoro_site.panels import panel_register
 
-register = template.Library()
+from . import selectors
+from .services import MSG_ASK_ADMIN, MSG_NO_PARTNER_REASON
 
 # Strings shown by static/js/practice_chat.js (translated here, passed through json_script).
 JS_STRINGS = {
@@ -26,7 +26,6 @@ JS_STRINGS = {
 TYPING_TIMEOUT_S = 120
 
 
-@register.inclusion_tag("practice/_card.html", takes_context=True)
 def practice_card(context) -> dict:
     request = context.get("request")
     return {
@@ -41,9 +40,10 @@ def practice_card(context) -> dict:
     }
 
 
-@register.inclusion_tag("practice/_chat.html")
-def practice_chat(session, role) -> dict:
-    practice = selectors.practice_for_session(session_id=session.pk) if session.source == "ai" else None
+def practice_chat(context, *, session, role) -> dict | None:
+    if session.source != "ai":
+        return None
+    practice = selectors.practice_for_session(session_id=session.pk)
     if practice is None:
         return {"config": None}
     config = {
@@ -58,9 +58,25 @@ def practice_chat(session, role) -> dict:
     return {"config": config, "practice": practice}
 
 
-@register.inclusion_tag("practice/_end_form.html", takes_context=True)
-def practice_end_form(context, session, role) -> dict:
+def practice_end_form(context, *, session, role) -> dict | None:
     """The AI-counselor session's "End practice" button for the trainee (who plays the client)."""
-    practice = selectors.practice_for_session(session_id=session.pk) if session.source == "ai" else None
+    if session.source != "ai":
+        return None
+    practice = selectors.practice_for_session(session_id=session.pk)
     show = practice is not None and role == practice.human_role == "client" and session.status == "live"
     return {"show": show, "session": session, "csrf_token": context.get("csrf_token")}
+
+
+def register_panels() -> None:
+    panel_register(
+        slot="roleplay.dashboard", name="practice.card", template="practice/_card.html", context=practice_card
+    )
+    panel_register(
+        slot="roleplay.session_scripts", name="practice.chat", template="practice/_chat.html", context=practice_chat
+    )
+    panel_register(
+        slot="roleplay.session_client_header",
+        name="practice.end_form",
+        template="practice/_end_form.html",
+        context=practice_end_form,
+    )

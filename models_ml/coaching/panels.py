@@ -1,0 +1,62 @@
+"""The coaching panels on roleplay's and feedback's pages (kokoro_site.panels): the live panel of the
+counselor's chat, the "Review with AI" links of the history and the result page, and the skills charts of
+the progress page. Registered in ``CoachingConfig.ready()``."""
+
+from __future__ import annotations
+
+from kokoro_site.panels import panel_register
+from roleplay.models import Role, SessionStatus
+
+from .presenters import live_panel_context
+from .selectors import counselor_skill_progress
+
+
+def live_panel(context, *, session) -> dict:
+    """The live coaching panel; rendered for the session's counselor only (empty for anyone else)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if session is None or user is None or session.role_of(user) != Role.COUNSELOR:
+        return {"show": False}
+    return {"show": True, "request": request, "csrf_token": context.get("csrf_token"), **live_panel_context(session)}
+
+
+def history_review_link(context, *, session, card) -> dict | None:
+    return {} if card.is_counselor else None
+
+
+def result_review_link(context, *, session) -> dict | None:
+    user = context["request"].user
+    allowed = session.counselor_id == user.pk or user.is_staff
+    return {} if allowed and session.status == SessionStatus.ENDED else None
+
+
+def progress_skills(context) -> dict:
+    return {"skills": counselor_skill_progress(user=context["request"].user)}
+
+
+def register_panels() -> None:
+    panel_register(
+        slot="roleplay.session_counselor_side",
+        name="coaching.live",
+        template="coaching/_live_panel.html",
+        context=live_panel,
+    )
+    panel_register(
+        slot="roleplay.history_actions",
+        name="coaching.review_link",
+        template="coaching/_history_link.html",
+        context=history_review_link,
+    )
+    panel_register(
+        slot="feedback.result",
+        name="coaching.review_link",
+        template="coaching/_result_link.html",
+        context=result_review_link,
+        order=20,
+    )
+    panel_register(
+        slot="feedback.progress",
+        name="coaching.skills",
+        template="coaching/_progress_skills.html",
+        context=progress_skills,
+    )
