@@ -84,6 +84,8 @@ def _close_leaked_db_connections(django_db_setup, django_db_blocker):
         return
     from django.db import connection
 
+    if connection.settings_dict["NAME"] != connection.creation._get_test_db_name():
+        return  # no test in this run used the database: none was created
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
