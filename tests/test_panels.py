@@ -82,3 +82,26 @@ def test_the_csrf_token_and_request_of_the_page_reach_the_panel():
         {"request": request, "csrf_token": "tok123", "user": request.user, "open_slots": [], "recent": []}
     )
     assert 'id="practice-card"' in html and 'value="tok123"' in html
+
+
+@pytest.mark.django_db
+def test_coaching_review_links_show_for_the_counselor_and_staff_only(client):
+    from roleplay.models import SessionStatus
+    from tests.factories import FeedbackFactory, SessionFactory
+
+    session = FeedbackFactory(session=SessionFactory(status=SessionStatus.ENDED)).session
+    timeline = reverse("coaching:timeline", args=[session.pk])
+    result = reverse("feedback:result", args=[session.pk])
+    pages = {
+        session.counselor: (True, True),
+        session.client: (False, None),  # the client may not open the result page
+        UserFactory(is_staff=True): (None, True),
+    }
+    for user, (in_history, in_result) in pages.items():
+        client.force_login(user)
+        if in_history is not None:
+            html = client.get(reverse("roleplay:history")).content.decode()
+            assert (f'href="{timeline}" class="coach-review-link"' in html) is in_history, user
+        if in_result is not None:
+            html = client.get(result).content.decode()
+            assert ('id="coach-review-link"' in html and timeline in html) is in_result, user

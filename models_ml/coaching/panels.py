@@ -11,10 +11,14 @@ from .presenters import live_panel_context
 from .selectors import counselor_skill_progress
 
 
+def _user(context):
+    return getattr(context.get("request"), "user", None)
+
+
 def live_panel(context, *, session) -> dict:
     """The live coaching panel; rendered for the session's counselor only (empty for anyone else)."""
     request = context.get("request")
-    user = getattr(request, "user", None)
+    user = _user(context)
     if session is None or user is None or session.role_of(user) != Role.COUNSELOR:
         return {"show": False}
     return {"show": True, "request": request, "csrf_token": context.get("csrf_token"), **live_panel_context(session)}
@@ -25,13 +29,14 @@ def history_review_link(context, *, session, card) -> dict | None:
 
 
 def result_review_link(context, *, session) -> dict | None:
-    user = context["request"].user
-    allowed = session.counselor_id == user.pk or user.is_staff
+    user = _user(context)
+    allowed = user is not None and (session.counselor_id == user.pk or user.is_staff)
     return {} if allowed and session.status == SessionStatus.ENDED else None
 
 
-def progress_skills(context) -> dict:
-    return {"skills": counselor_skill_progress(user=context["request"].user)}
+def progress_skills(context) -> dict | None:
+    user = _user(context)
+    return {"skills": counselor_skill_progress(user=user)} if user is not None else None
 
 
 def register_panels() -> None:
