@@ -37,7 +37,12 @@ BASE_LEVELS = {"kokoro_site": 0, "roleplay": 1, "feedback": 2}
 ML = "models_ml"
 ML_LEVEL = 3
 NOT_APPS = {"management", "migrations", "templatetags", "templates", "static", "locale", "tests"}
-COMPOSITION_ROOT = ("kokoro_site.urls", "kokoro_site.asgi", "kokoro_site.wsgi", "kokoro_site.settings")
+# The composition root: exempt from the order (it wires every app), and no app may import it. Helpers that
+# live in the settings package (e.g. kokoro_site/settings/secrets.py) import no app and may be imported.
+COMPOSITION_ROOT = ("kokoro_site.urls", "kokoro_site.asgi", "kokoro_site.wsgi") + tuple(
+    f"kokoro_site.settings.{name}" for name in ("base", "local", "test", "production")
+)
+SETTINGS_PACKAGE = "kokoro_site.settings"
 LIBRARIES = {"models_ml.llm"}  # Django-free: import neither Django nor any app
 # Folders of the project-level templates/ that belong to a base app; any other folder belongs to models_ml.
 TEMPLATE_FOLDERS = {"roleplay": "roleplay", "registration": "roleplay", "feedback": "feedback", "dataset": "feedback"}
@@ -70,6 +75,10 @@ class Graph:
 
     def level(self, unit: str) -> int:
         return BASE_LEVELS.get(unit, ML_LEVEL)
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
 
 
 def _module_name(root: Path, path: Path) -> str:
@@ -118,7 +127,7 @@ def build_graph(root: Path) -> Graph:
     labels = _app_labels(root, graph)
     for path in files:
         module = _module_name(root, path)
-        if module.startswith(COMPOSITION_ROOT):
+        if _within(module, COMPOSITION_ROOT) or module == SETTINGS_PACKAGE:
             continue
         unit = graph.unit_of(module)
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
@@ -176,7 +185,7 @@ def composition_root_imports(graph: Graph) -> list[str]:
         f"{unit} imports {target} at {where}"
         for unit, found in sorted(graph.imports.items())
         for target, where in found
-        if target.startswith(COMPOSITION_ROOT)
+        if _within(target, COMPOSITION_ROOT) or target == SETTINGS_PACKAGE
     ]
 
 
@@ -315,7 +324,10 @@ GOOD = {
     "roleplay/models.py": "from kokoro_site import errors\n",
     "roleplay/templatetags/panels.py": "",
     "feedback/__init__.py": "",
-    "feedback/views.py": "from roleplay.models import Session\n",
+    "feedback/views.py": "from roleplay.models import Session\nfrom kokoro_site.settings.secrets import secret\n",
+    "kokoro_site/settings/__init__.py": "",
+    "kokoro_site/settings/base.py": "INSTALLED_APPS = ['models_ml.coach']\nimport models_ml.coach\n",
+    "kokoro_site/settings/secrets.py": "import os\n",
     "models_ml/__init__.py": "",
     "models_ml/coach/__init__.py": "",
     "models_ml/coach/apps.py": "class C:\n    name = 'models_ml.coach'\n    label = 'coach'\n",
@@ -367,6 +379,7 @@ def test_a_tree_that_follows_the_order_passes(tmp_path):
         ({"models_ml/llm/x.py": "from django.conf import settings\n"}, library_imports, "imports django.conf.settings"),
         ({"models_ml/llm/x.py": "from feedback.items import ITEMS\n"}, library_imports, "imports feedback.items.ITEMS"),
         ({"feedback/y.py": "from kokoro_site.urls import urlpatterns\n"}, composition_root_imports, "kokoro_site.urls"),
+        ({"feedback/y.py": "from kokoro_site.settings import base\n"}, composition_root_imports, "settings.base"),
         ({"templates/roleplay/d.html": "{% load i18n coach_tags %}"}, template_problems, "{% load coach_tags %}"),
         ({"templates/feedback/d.html": "{% load x from coach_tags %}"}, template_problems, "{% load coach_tags %}"),
         ({"templates/feedback/r.html": '{% include "coach/panel.html" %}'}, template_problems, "coach/panel.html"),
@@ -381,6 +394,7 @@ def test_a_tree_that_follows_the_order_passes(tmp_path):
         "llm-django",
         "llm-app",
         "composition-root",
+        "settings-module",
         "load",
         "load-from",
         "include",
