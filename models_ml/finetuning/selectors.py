@@ -1,4 +1,4 @@
-"""Reads of the partners app: jobs, training records, model versions and the generation backend to use."""
+"""Reads of the fine-tuning app: jobs, training records, model versions and the generation backend to use."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Backends of the registry: "cpu" (this package) and "llm" (models_ml.llm, when it provides one)."""
+"""Backends of the registry: "cpu" (cpu.py, trained by train_scorer) and "llm" (llm_scorer.py, a generation model)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def load_cpu_scorer() -> CpuScorer:
 
 
 def load_llm_scorer() -> Scorer:
-    """Plug point for helper F: ``models_ml.scoring.llm_scorer.load_scorer()`` returning a Scorer."""
+    """The "llm" backend: ``models_ml.scoring.llm_scorer.load_scorer()`` (imported on first use)."""
     try:
         module = importlib.import_module("models_ml.scoring.llm_scorer")
     except ImportError:
