@@ -174,8 +174,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 60 * 60 * 12 - 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A fine-tuning job may run for hours: the broker must not redeliver it while it runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60 * 13}
+# Fine-tuning always runs on a GPU worker; other ML tasks choose their queue when they are sent
+# (``gpu`` for hf models), see models_ml.jobs.services.job_dispatch.
 CELERY_TASK_ROUTES = {
-    "models_ml.scoring.tasks.gpu_*": {"queue": "gpu"},
     "models_ml.finetuning.tasks.gpu_*": {"queue": "gpu"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"

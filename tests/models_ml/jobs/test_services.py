@@ -201,3 +201,14 @@ def test_scorer_training_job_trains_and_activates_a_version(settings, django_cap
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.progress == 100 and job.scorer_model is not None and job.scorer_model.is_active
     assert job.message == job.scorer_model.version and job.scorer_model.train_size == 22
+
+
+def test_every_celery_route_and_beat_entry_names_a_real_task():
+    from fnmatch import fnmatch
+
+    celery_app.loader.import_default_modules()
+    names = set(celery_app.tasks)
+    for pattern in django_settings.CELERY_TASK_ROUTES:
+        assert any(fnmatch(name, pattern) for name in names), pattern
+    for entry in django_settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in names, entry
