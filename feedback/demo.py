@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from roleplay.models import EndReason, Message, Session, SessionStatus
+from roleplay.models import EndReason, Session, SessionStatus
+from roleplay.services.chat import messages_record
+from roleplay.services.sessions import session_create_ended
 
 from .demo_dialogues import DIALOGUES, DemoDialogue
 from .items import ITEM_FIELDS
@@ -21,28 +23,21 @@ def _past_session(counselor, client, dialogue: DemoDialogue, now: datetime) -> S
     """An ended role-play with its messages (a minute apart) and the client's feedback."""
     starts = timezone.localtime(now).replace(hour=19, minute=0, second=0, microsecond=0)
     starts -= timedelta(days=dialogue.days_ago)
-    session = Session.objects.create(
+    session = session_create_ended(
         counselor=counselor,
         client=client,
         starts_at=starts,
-        started_at=starts,
         ended_at=starts + timedelta(minutes=len(dialogue.turns) + 1),
-        status=SessionStatus.ENDED,
         end_reason=EndReason.COUNSELOR,
         topic=dialogue.topic,
-        last_seq=len(dialogue.turns),
     )
-    Message.objects.bulk_create(
-        Message(
-            session=session,
-            seq=seq,
-            role=role,
-            sender=counselor if role == "counselor" else client,
-            text=text,
-            created_at=starts + timedelta(minutes=seq),
-        )
-        for seq, (role, text) in enumerate(dialogue.turns, start=1)
+    messages_record(
+        session_id=session.pk,
+        turns=[
+            (role, text, starts + timedelta(minutes=seq)) for seq, (role, text) in enumerate(dialogue.turns, start=1)
+        ],
     )
+    session.refresh_from_db()
     feedback = feedback_submit(
         session=session, client=client, values=dict(zip(ITEM_FIELDS, dialogue.items, strict=True)), screenings={}
     )

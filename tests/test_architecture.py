@@ -13,13 +13,11 @@ plus ``ForeignKey("label.Model")`` strings), every template for ``{% load %}``, 
 
 Each ``models_ml/<pkg>/`` package is its own app above feedback (``models_ml/`` modules outside such a
 package belong to the top-level ``models_ml`` app while it exists), so the test keeps working when
-models_ml is split into more apps. The composition root (``kokoro_site.urls``, ``asgi``, ``wsgi``,
-``settings``) wires every app together and is exempt, but no app may import it.
+models_ml is split into more apps. The composition root (``kokoro_site.urls``, ``asgi``, ``wsgi``
+and the settings modules) wires every app together and is exempt, but no app may import it (a helper of
+the settings package that imports no app, such as ``settings/secrets.py``, may be imported).
 
-Until branch issue-13a (issue 13 items 1 and 3: one app per capability under models_ml, the top-level
-``models_ml/apps.py`` moved to ``models_ml/scoring``) lands, the models_ml apps still import each other
-in circles and ``models_ml/llm`` still imports Django: those two tests are expected failures while the
-old layout is there (``models_ml/apps.py`` exists) and run for real as soon as it is gone.
+The layout inside models_ml (which ML app may import which) is tests/models_ml/test_layout.py's.
 """
 
 from __future__ import annotations
@@ -46,8 +44,6 @@ SETTINGS_PACKAGE = "kokoro_site.settings"
 LIBRARIES = {"models_ml.llm"}  # Django-free: import neither Django nor any app
 # Folders of the project-level templates/ that belong to a base app; any other folder belongs to models_ml.
 TEMPLATE_FOLDERS = {"roleplay": "roleplay", "registration": "roleplay", "feedback": "feedback", "dataset": "feedback"}
-OLD_LAYOUT = (ROOT / ML / "apps.py").exists()
-PENDING_13A = "models_ml still has its old layout: fixed by branch issue-13a (issue 13 items 1 and 3)"
 
 TAG_RE = re.compile(r"{%-?\s*(load|include|extends|url)\s+(.*?)\s*-?%}", re.S)
 FIELD_CALLS = {"ForeignKey", "OneToOneField", "ManyToManyField"}
@@ -288,7 +284,6 @@ def test_no_two_apps_import_each_other_where_a_base_app_is_involved(graph):
     assert found == []
 
 
-@pytest.mark.xfail(OLD_LAYOUT, reason=PENDING_13A, strict=False)
 def test_no_two_models_ml_apps_import_each_other(graph):
     assert cycles(graph) == []
 
@@ -301,7 +296,6 @@ def test_roleplay_and_feedback_templates_use_nothing_of_a_higher_app(graph):
     assert template_problems(graph) == []
 
 
-@pytest.mark.xfail(OLD_LAYOUT, reason=PENDING_13A, strict=False)
 def test_models_ml_llm_is_a_library_without_django_or_apps(graph):
     assert (ROOT / ML / "llm").is_dir() and library_imports(graph) == []
 

@@ -14,9 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from roleplay.demo import demo_seeders_run
-from roleplay.models import AgeBand, Gender, PreferredRole, Qualification, Session, SessionStatus
+from roleplay.models import AgeBand, EndReason, Gender, PreferredRole, Qualification, Session, SessionStatus
 from roleplay.services.accounts import profile_update, user_signup
 from roleplay.services.matching import session_book, session_setup_update
+from roleplay.services.sessions import session_end, session_topic_set
 from roleplay.topics import Topic
 
 
@@ -121,11 +122,10 @@ class Command(BaseCommand):
         if live is None:
             # An overdue demo session would block the pair: close it before starting a new one.
             for stale in _pair_sessions(counselor, client).filter(status=SessionStatus.LIVE):
-                stale.status, stale.ended_at, stale.end_reason = SessionStatus.ENDED, now, "time_up"
-                stale.save(update_fields=["status", "ended_at", "end_reason"])
+                session_end(session=stale, reason=EndReason.TIME_UP)
             live = session_book(counselor=counselor, client=client, starts_at=now, live=True, now=now)
-            live.topic = Topic.WORKPLACE
-            live.save(update_fields=["topic"])
+            session_topic_set(session_id=live.pk, topic=Topic.WORKPLACE, sub="", overwrite=True)
+            live.refresh_from_db()
 
         tomorrow = timezone.localtime(now).replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=1)
         upcoming = _pair_sessions(counselor, client).filter(status=SessionStatus.SCHEDULED, starts_at__gt=now).first()
