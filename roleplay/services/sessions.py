@@ -102,7 +102,7 @@ def session_create_ended(
 
     No ``session_ended`` signal: it is history, not an ending happening now."""
     if timezone.is_naive(starts_at) or timezone.is_naive(ended_at) or ended_at < starts_at:
-        raise SessionError(ERR_BAD_PAST_TIMES)
+        raise SessionError("bad_past_times", ERR_BAD_PAST_TIMES)
     return Session.objects.create(
         counselor=counselor,
         client=client,

@@ -13,7 +13,7 @@ SKILL_CHARTS = ("fb-predicted-chart", "fb-pred-items-chart", "fb-signals-chart",
 
 
 def test_progress_page_draws_the_rating_charts_and_the_coaching_skill_charts(asgi_live_server, browser):
-    from models_ml.models import Prediction, PredictionStatus
+    from models_ml.scoring.models import Prediction, PredictionStatus
 
     first = make_session(total=50)
     second = make_session(total=80, counselor=first.counselor)
