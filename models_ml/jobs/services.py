@@ -84,9 +84,9 @@ def job_type_of(model: type[Job]) -> JobType | None:
 
 
 def _send(task: Any, args: list, *, queue: str, task_id: str | None, embedded_thread: bool, countdown=None) -> None:
-    from celery import current_app
+    from django.conf import settings
 
-    if current_app.conf.task_always_eager and embedded_thread:
+    if settings.CELERY_TASK_ALWAYS_EAGER and embedded_thread:  # embedded mode (no broker)
         # Embedded mode has no worker: run the job in a background thread so that the request returns.
         def run() -> None:
             try:

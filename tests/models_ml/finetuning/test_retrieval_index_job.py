@@ -9,27 +9,35 @@ from models_ml.finetuning.services import (
     ERR_TARGET_ROLE,
     PartnersError,
     retrieval_index_job_create,
+    retrieval_index_job_execute,
 )
 from models_ml.jobs.models import JobStatus
 
 pytestmark = pytest.mark.django_db
 
 
-def test_an_index_build_job_registers_an_active_retrieval_version(scored_sessions, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        job = retrieval_index_job_create(role="client")
+def _run(job: RetrievalIndexJob) -> None:
+    """What the Celery task does (the tests run in embedded and in services mode alike)."""
+    retrieval_index_job_execute(job_id=job.pk, hostname="test")
     job.refresh_from_db()
+
+
+def test_an_index_build_job_registers_an_active_retrieval_version(scored_sessions, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = retrieval_index_job_create(role="client")
+    assert len(callbacks) == 1 and job.status == JobStatus.QUEUED  # sent once the transaction commits
+    _run(job)
     assert job.status == JobStatus.SUCCEEDED, job.error
-    assert (job.progress, job.attempts) == (100, 1)
+    assert (job.progress, job.attempts, job.worker_hostname) == (100, 1, "test")
     version = job.model_version
     assert version.backend == Backend.RETRIEVAL and version.kind == "client" and version.is_active
     assert job.message == version.name
 
 
 def test_an_index_build_without_high_scored_sessions_fails_with_the_reason(db, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False):
         job = retrieval_index_job_create(role="counselor")
-    job.refresh_from_db()
+    _run(job)
     assert (job.status, job.error) == (JobStatus.FAILED, str(ERR_RETRIEVAL_EMPTY))
     assert job.model_version is None and not ModelVersion.objects.exists()
 
@@ -45,8 +53,13 @@ def test_the_models_page_button_starts_an_index_job(
     client, staff_user, scored_sessions, django_capture_on_commit_callbacks
 ):
     client.force_login(staff_user)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post(reverse("partners:model_build_retrieval"), {"role": "counselor"})
-    assert response.status_code == 302
+    assert response.status_code == 302 and len(callbacks) == 1
     job = RetrievalIndexJob.objects.get()
-    assert (job.role, job.created_by, job.status) == ("counselor", staff_user, JobStatus.SUCCEEDED)
+    assert (job.role, job.created_by, job.status) == ("counselor", staff_user, JobStatus.QUEUED)
+    _run(job)
+    assert job.status == JobStatus.SUCCEEDED and job.model_version.kind == "counselor"
+    versions = ModelVersion.objects.count()
+    assert retrieval_index_job_execute(job_id=job.pk) == "skipped"  # a redelivered message builds nothing
+    assert ModelVersion.objects.count() == versions

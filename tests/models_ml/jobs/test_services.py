@@ -1,5 +1,6 @@
 """The one job machinery: claim, progress / heartbeat, counters, finish, reap, dispatch and the job types."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from models_ml.jobs import services
 from models_ml.jobs.models import Job, JobStatus
 from models_ml.scoring.base import ERR_TOO_FEW_SESSIONS
 from models_ml.scoring.models import ScorerTrainingJob
-from models_ml.scoring.services import TrainingError, scorer_training_job_create
+from models_ml.scoring.services import TrainingError, scorer_training_job_create, scorer_training_job_execute
 from tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -141,41 +142,36 @@ class RecordingTask:
         self.applied.append(args)
 
 
-def test_dispatch_waits_for_the_commit_and_uses_the_queue(django_capture_on_commit_callbacks):
-    from celery import current_app
-
+def test_dispatch_waits_for_the_commit_and_uses_the_queue(settings, django_capture_on_commit_callbacks):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # services mode
     task = RecordingTask()
-
-    eager = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = False
-    try:
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            services.job_dispatch(task=task, args=[7], queue="gpu", task_id="abc")
-        assert task.sent == [] and len(callbacks) == 1  # nothing leaves before the commit
-        callbacks[0]()
-    finally:
-        current_app.conf.task_always_eager = eager
-    assert task.sent == [([7], {"queue": "gpu", "task_id": "abc"})]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.job_dispatch(task=task, args=[7], queue="gpu", task_id="abc")
+    assert task.sent == [] and len(callbacks) == 1  # nothing leaves before the commit
+    callbacks[0]()
+    assert task.sent == [([7], {"queue": "gpu", "task_id": "abc"})] and task.applied == []
 
 
-def test_embedded_dispatch_runs_inline_at_commit_without_a_thread(django_capture_on_commit_callbacks):
-    from celery import current_app
-
+def test_embedded_dispatch_runs_in_a_background_thread_or_inline(settings, django_capture_on_commit_callbacks):
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # embedded mode
     task = RecordingTask()
-    eager = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = True
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.job_dispatch(task=task, args=[3], embedded_thread=False)
-    finally:
-        current_app.conf.task_always_eager = eager
-    assert task.sent == [([3], {"queue": "default"})]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.job_dispatch(task=task, args=[3], embedded_thread=False)
+    assert task.sent == [([3], {"queue": "default"})]  # apply_async, which eager Celery runs inline
+    with django_capture_on_commit_callbacks(execute=True):
+        services.job_dispatch(task=task, args=[4], embedded_thread=True)
+    for _ in range(50):
+        if task.applied:
+            break
+        time.sleep(0.05)
+    assert task.applied == [[4]]  # run by a thread of this process; the request is not kept waiting
 
 
 def test_scorer_training_without_enough_sessions_fails_clearly(settings, django_capture_on_commit_callbacks):
-    settings.KOKORO_FINETUNE_EMBEDDED_THREAD = False
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         job = scorer_training_job_create(min_sessions=10)
+    assert len(callbacks) == 1
+    scorer_training_job_execute(job_id=job.pk)  # what the task does (embedded and services mode alike)
     job.refresh_from_db()
     assert (job.status, job.error_code, job.attempts) == (JobStatus.FAILED, "too_few_sessions", 1)
     assert job.error == str(ERR_TOO_FEW_SESSIONS % {"count": 0, "minimum": 10})
@@ -193,10 +189,10 @@ def test_a_bad_scorer_training_request_saves_nothing(django_capture_on_commit_ca
 def test_scorer_training_job_trains_and_activates_a_version(settings, django_capture_on_commit_callbacks):
     from tests.models_ml.scoring.scorer_samples import make_labelled_sessions
 
-    settings.KOKORO_FINETUNE_EMBEDDED_THREAD = False
     make_labelled_sessions(24)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False):
         job = scorer_training_job_create(min_sessions=20, seed=1)
+    scorer_training_job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.progress == 100 and job.scorer_model is not None and job.scorer_model.is_active
