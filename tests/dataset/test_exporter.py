@@ -118,7 +118,7 @@ def test_zip_export_can_be_imported_again(tmp_path):
     _dataset(tmp_path)
     out = _export(tmp_path, "--format", "zip", name="data.zip")
     report = dataset_import(path=out)
-    assert report.ok and report.skipped_existing == 7 and report.imported == 0
+    assert report.ok and report.unchanged == 7 and report.imported == 0
 
 
 def test_jsonl_format_one_dialogue_object_per_line(tmp_path):
