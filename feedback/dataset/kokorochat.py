@@ -44,7 +44,7 @@ from .schema import (
     ParsedDialogue,
     ParsedMessage,
 )
-from .storable import check_int, check_text, check_time, column_range, text_limit
+from .storable import YEAR_MAX, YEAR_MIN, check_int, check_text, check_time, column_range, has_bad_text, text_limit
 
 REVIEW_JP, REVIEW_EN = TOP_KEYS[2], TOP_KEYS[3]
 SCORE_RANGE = (0, 100)
@@ -52,13 +52,20 @@ _MESSAGE_KEYSET = frozenset(MESSAGE_KEYS)
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 
 
+def _time(value: Any) -> datetime | None:
+    """The aware time of a ``YYYY-MM-DDTHH:MM:SS`` string, or None when it is not one."""
+    if type(value) is str and _TIME_RE.match(value):
+        try:
+            return datetime.fromisoformat(value).replace(tzinfo=TOKYO)
+        except ValueError:
+            return None
+    return None
+
+
 def parse_time(value: Any, field: str) -> datetime:
-    if not isinstance(value, str) or not _TIME_RE.match(value):
+    parsed = _time(value)
+    if parsed is None:
         raise fail(ERR_BAD_TIME, field=field, value=value)
-    try:
-        parsed = datetime.fromisoformat(value).replace(tzinfo=TOKYO)
-    except ValueError:
-        raise fail(ERR_BAD_TIME, field=field, value=value) from None
     return check_time(parsed, field, value)
 
 
@@ -81,19 +88,25 @@ def _parse_messages(dialogue: Any) -> tuple[ParsedMessage, ...]:
     if not dialogue:
         raise fail(ERR_EMPTY_DIALOGUE, field=field)
     out = []
-    previous = None
-    for n, msg in enumerate(dialogue, start=1):
-        where = f"{field}[{n}]"
+    previous = ""
+    for n, msg in enumerate(dialogue, start=1):  # the hot loop of an import: field names built on failure only
         if type(msg) is not dict or msg.keys() != _MESSAGE_KEYSET:
-            check_object(msg, MESSAGE_KEYS, where)
-        role = msg["role"]
-        if role not in ROLES or not isinstance(role, str):
-            raise fail(ERR_UNKNOWN_ROLE, field=f"{where}.role", value=role, rule=", ".join(ROLES))
-        when = parse_time(msg["time"], f"{where}.time")
-        if previous is not None and when < previous:
-            raise fail(ERR_TIME_ORDER, field=f"{where}.time", value=msg["time"])
-        previous = when
-        out.append(ParsedMessage(role, when, check_text(msg["utterance"], f"{where}.utterance")))
+            check_object(msg, MESSAGE_KEYS, f"{field}[{n}]")
+        role, time, text = msg["role"], msg["time"], msg["utterance"]
+        if type(role) is not str or role not in ROLES:
+            raise fail(ERR_UNKNOWN_ROLE, field=f"{field}[{n}].role", value=role, rule=", ".join(ROLES))
+        when = _time(time)
+        if when is None or not YEAR_MIN <= when.year <= YEAR_MAX:
+            parse_time(time, f"{field}[{n}].time")  # raises, naming the rule
+        if time < previous:  # one fixed format: string order is time order
+            raise fail(ERR_TIME_ORDER, field=f"{field}[{n}].time", value=time)
+        previous = time
+        if type(text) is not str:
+            check_text(text, f"{field}[{n}].utterance")
+        out.append(ParsedMessage(role, when, text))
+    if has_bad_text("".join(m.text for m in out)):  # one scan; name the message only on failure
+        for n, m in enumerate(out, start=1):
+            check_text(m.text, f"{field}[{n}].utterance")
     return tuple(out)
 
 

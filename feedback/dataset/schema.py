@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from feedback.items import HEADER_EN, HEADER_JP, ITEMS, SCREENING_CHECKED_JP, SCREENINGS
@@ -34,8 +35,7 @@ REVIEW_KEYS_EN: tuple[str, ...] = HEADER_EN + tuple(i.en for i in ITEMS) + tuple
 SCREENING_CHECKED = SCREENING_CHECKED_JP
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedMessage:
+class ParsedMessage(NamedTuple):  # a tuple: 600k of them are built per import
     role: str
     created_at: datetime
     text: str
