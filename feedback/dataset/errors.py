@@ -169,3 +169,14 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     text = str(exc).strip().splitlines()
     line = printable(text[0]) if text else type(exc).__name__
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+# --- export ----------------------------------------------------------------------------------
+ERR_OUT_IS_FILE = _("%(path)s is a file: a folder export needs a new or empty folder")
+ERR_OUT_IS_FOLDER = _("%(path)s is a folder: a %(fmt)s export is written to a file")
+ERR_OUT_NOT_EMPTY = _(
+    "%(path)s is not empty (%(n)s entries): choose a new or empty folder, or pass --overwrite to replace it"
+)
+ERR_OUT_FOREIGN = _("%(path)s holds %(name)s, which is not a .json file: it is not replaced, even with --overwrite")
+ERR_OUT_EXISTS = _("%(path)s already exists: pass --overwrite to replace it")
+ERR_OUT_UNWRITABLE = _("cannot write to %(path)s (%(detail)s)")
