@@ -120,7 +120,6 @@ ERR_BAD_SCREENING = _("%(field)s must be null or %(rule)s, got %(value)s")
 ERR_REVIEWS_DISAGREE = _(
     "%(field)s is %(value)s but %(other)s is %(expected)s (both reviews must hold the same values)"
 )
-ERR_UNKNOWN_FORMAT = _("the file is in none of the known formats (%(rule)s)")
 
 # --- the import as a whole -------------------------------------------------------------------
 ERR_NOT_FOUND = _("%(path)s is neither a folder nor a .zip file")
