@@ -85,7 +85,11 @@ def test_chunk_size_is_checked(tmp_path, size):
     with translation.override("en"), pytest.raises(CommandError) as exc:
         call_command("import_kokorochat", str(tmp_path), "--chunk-size", size)
     with translation.override("en"):
-        assert str(errors.ERR_CHUNK_SIZE) % {"max": 10_000, "value": size} in str(exc.value)
+        assert str(exc.value) == str(errors.ERR_CHUNK_SIZE) % {"max": 10_000, "value": size}
+    with pytest.raises(CommandError) as exc:  # Japanese by default, and nothing else
+        call_command("import_kokorochat", str(tmp_path), "--chunk-size", size)
+    with translation.override("ja"):
+        assert str(exc.value) == str(errors.ERR_CHUNK_SIZE) % {"max": 10_000, "value": size}
     assert Feedback.objects.count() == 0
 
 

@@ -1,6 +1,5 @@
 """python manage.py import_kokorochat PATH — import the published KokoroChat folder or zip."""
 
-import argparse
 import time
 from pathlib import Path
 
@@ -23,10 +22,11 @@ REJECTED = gettext_noop("%(n)s file(s) rejected (listed above)")
 
 
 def _chunk_size(value: str) -> int:
+    """The --chunk-size value, or a CommandError in the run's language."""
     try:
         return check_chunk_size(int(value))
     except (ValueError, DatasetSourceError):
-        raise argparse.ArgumentTypeError(str(ERR_CHUNK_SIZE) % {"max": MAX_CHUNK, "value": value}) from None
+        raise CommandError(str(ERR_CHUNK_SIZE) % {"max": MAX_CHUNK, "value": value}) from None
 
 
 def summary_line(report: ImportReport) -> str:
@@ -43,9 +43,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path)
-        parser.add_argument(
-            "--chunk-size", type=_chunk_size, default=DEFAULT_CHUNK, help=f"files per transaction (1-{MAX_CHUNK})"
-        )
+        parser.add_argument("--chunk-size", default=str(DEFAULT_CHUNK), help=f"files per transaction (1-{MAX_CHUNK})")
         parser.add_argument(
             "--update", action="store_true", help="replace imported dialogues whose file changed (else a conflict)"
         )
@@ -56,9 +54,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
-    def handle(self, *args, path: Path, chunk_size: int, update: bool, lang: str | None, quiet: bool, **options):
+    def handle(self, *args, path: Path, chunk_size: str, update: bool, lang: str | None, quiet: bool, **options):
         with translation.override(lang or translation.get_language()):
-            self._run(path, chunk_size, update, quiet)
+            self._run(path, _chunk_size(chunk_size), update, quiet)
 
     def _run(self, path: Path, chunk_size: int, update: bool, quiet: bool) -> None:
         started = time.monotonic()
