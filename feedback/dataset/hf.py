@@ -13,7 +13,7 @@ only when this is called.
 
 from __future__ import annotations
 
-from .schema import HEADER_EN, HEADER_JP, REVIEW_KEYS_EN, REVIEW_KEYS_JP, TOPIC_KEYS
+from .schema import HEADER_JP, REVIEW_KEYS_EN, REVIEW_KEYS_JP, TOPIC_KEYS
 
 N_HEADER = len(HEADER_JP)
 N_ITEMS = 20
@@ -41,6 +41,3 @@ def dataset_features():
             "review_by_client_en": {k: Value(t) for k, t in zip(REVIEW_KEYS_EN, types, strict=True)},
         }
     )
-
-
-assert len(HEADER_EN) == N_HEADER

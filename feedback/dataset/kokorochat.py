@@ -49,12 +49,12 @@ from .storable import YEAR_MAX, YEAR_MIN, check_int, check_text, check_time, col
 REVIEW_JP, REVIEW_EN = TOP_KEYS[2], TOP_KEYS[3]
 SCORE_RANGE = (0, 100)
 _MESSAGE_KEYSET = frozenset(MESSAGE_KEYS)
-_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
+_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", re.ASCII)  # ASCII digits only
 
 
 def _time(value: Any) -> datetime | None:
     """The aware time of a ``YYYY-MM-DDTHH:MM:SS`` string, or None when it is not one."""
-    if type(value) is str and _TIME_RE.match(value):
+    if type(value) is str and _TIME_RE.fullmatch(value):
         try:
             return datetime.fromisoformat(value).replace(tzinfo=TOKYO)
         except ValueError:

@@ -84,6 +84,16 @@ MALFORMED = [
         _err(errors.ERR_BAD_TIME, field="dialogue[3].time", value='"2024-02-30T10:00:00"'),
     ),
     (
+        "time with a trailing newline",
+        lambda o: o["dialogue"][0].update(time="2024-05-01T10:00:00\n") or o,
+        _err(errors.ERR_BAD_TIME, field="dialogue[1].time", value='"2024-05-01T10:00:00\\n"'),
+    ),
+    (
+        "time in full-width digits",
+        lambda o: o["dialogue"][0].update(time="２０２４-05-01T10:00:00") or o,
+        _err(errors.ERR_BAD_TIME, field="dialogue[1].time", value='"２０２４-05-01T10:00:00"'),
+    ),
+    (
         "year out of range",
         lambda o: o["dialogue"][0].update(time="0001-01-01T00:00:00") or o,
         _err(errors.ERR_TIME_RANGE, field="dialogue[1].time", value='"0001-01-01T00:00:00"', min=1900, max=2999),
