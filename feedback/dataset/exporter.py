@@ -62,7 +62,9 @@ def _message_time():
 def iter_dialogues(qs, skipped: list[tuple[int, str]] | None = None) -> Iterator[tuple[int, dict]]:
     """(evaluation id, dataset object) for each feedback row of ``qs``, by evaluation id.
 
-    A dialogue the importer would refuse is left out; ``skipped`` collects (id, reason)."""
+    With ``skipped`` (a list; every export passes one), a dialogue the importer would refuse is
+    left out and (id, reason) appended; without it (readers such as fine-tuning) every row is
+    yielded as it is."""
     last = -1
     while True:
         rows = list(qs.filter(evaluation_id__gt=last).order_by("evaluation_id").values_list(*_FIELDS)[:CHUNK])
@@ -91,10 +93,10 @@ def iter_dialogues(qs, skipped: list[tuple[int, str]] | None = None) -> Iterator
                 topic_sub=r[-1],
                 messages=by_session.get(r[-3], []),
             )
-            problem = export_problem(obj)
+            problem = None if skipped is None else export_problem(obj)
             if problem is None:
                 yield r[0], obj
-            elif skipped is not None:
+            else:
                 skipped.append((r[0], problem))
 
 
@@ -167,7 +169,7 @@ def export_start(
     qs = export_feedback_queryset(options)
     count = qs.count()
     export_audit_create(user=user, channel=channel, options=options, fmt=fmt, dialogue_count=count)
-    return iter_dialogues(qs, skipped), count
+    return iter_dialogues(qs, [] if skipped is None else skipped), count
 
 
 def export_stream(
