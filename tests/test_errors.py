@@ -3,8 +3,8 @@
 import pytest
 from django.utils.translation import gettext_lazy as _
 
-from feedback.dataset.importer import DatasetSourceError
-from feedback.dataset.schema import DatasetFormatError, validate_dialogue
+from feedback.dataset.errors import DatasetFormatError, DatasetSourceError
+from feedback.dataset.formats import parse_file
 from feedback.services import FeedbackError
 from kokoro_site.errors import ServiceError
 from roleplay.services.chat import ChatError, message_text_clean
@@ -37,7 +37,7 @@ def test_a_raised_chat_error_carries_its_code():
     assert type(exc.value) is ChatError and exc.value.code == "empty"
 
 
-def test_a_format_error_names_the_broken_rule():
+def test_a_format_error_is_a_service_error_with_the_dataset_code():
     with pytest.raises(ServiceError) as exc:
-        validate_dialogue(b"{not json")
-    assert type(exc.value) is DatasetFormatError and exc.value.code == "bad_json"
+        parse_file(b"{not json")
+    assert type(exc.value) is DatasetFormatError and exc.value.code == "dataset_format"

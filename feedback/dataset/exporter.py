@@ -19,6 +19,8 @@ from feedback.items import ITEM_FIELDS, SCREENING_FIELDS
 from feedback.models import ExportAudit
 from roleplay.models import Message
 
+from .export_checks import export_problem
+from .export_target import check_target, staged_file, staged_folder
 from .schema import TZ_NAME, dialogue_object, dump_file, dump_line
 from .selectors import FORMATS, ExportOptions, export_feedback_queryset, export_id
 
@@ -57,8 +59,12 @@ def _message_time():
     return _TokyoTime("created_at") if connection.vendor == "postgresql" else F("created_at")
 
 
-def iter_dialogues(qs) -> Iterator[tuple[int, dict]]:
-    """(evaluation id, dataset object) for each feedback row of ``qs``, by evaluation id."""
+def iter_dialogues(qs, skipped: list[tuple[int, str]] | None = None) -> Iterator[tuple[int, dict]]:
+    """(evaluation id, dataset object) for each feedback row of ``qs``, by evaluation id.
+
+    With ``skipped`` (a list; every export passes one), a dialogue the importer would refuse is
+    left out and (id, reason) appended; without it (readers such as fine-tuning) every row is
+    yielded as it is."""
     last = -1
     while True:
         rows = list(qs.filter(evaluation_id__gt=last).order_by("evaluation_id").values_list(*_FIELDS)[:CHUNK])
@@ -75,21 +81,23 @@ def iter_dialogues(qs) -> Iterator[tuple[int, dict]]:
         for r in rows:
             items = r[7 : 7 + _N_ITEMS]
             screenings = r[7 + _N_ITEMS : 7 + _N_ITEMS + len(SCREENING_FIELDS)]
-            yield (
-                r[0],
-                dialogue_object(
-                    evaluation_id=r[0],
-                    created_at=r[1],
-                    client_id=export_id(r[3], r[2]),
-                    counselor_id=export_id(r[5], r[4]),
-                    score=r[6],
-                    items=items,
-                    screenings=screenings,
-                    topic=r[-2],
-                    topic_sub=r[-1],
-                    messages=by_session.get(r[-3], []),
-                ),
+            obj = dialogue_object(
+                evaluation_id=r[0],
+                created_at=r[1],
+                client_id=export_id(r[3], r[2]),
+                counselor_id=export_id(r[5], r[4]),
+                score=r[6],
+                items=items,
+                screenings=screenings,
+                topic=r[-2],
+                topic_sub=r[-1],
+                messages=by_session.get(r[-3], []),
             )
+            problem = None if skipped is None else export_problem(obj)
+            if problem is None:
+                yield r[0], obj
+            else:
+                skipped.append((r[0], problem))
 
 
 def chat_object(obj: dict) -> dict:
@@ -152,36 +160,59 @@ def export_audit_create(*, user, channel: str, options: ExportOptions, fmt: str,
     )
 
 
-def export_start(*, user, channel: str, options: ExportOptions, fmt: str) -> tuple[Iterator[tuple[int, dict]], int]:
+def export_start(
+    *, user, channel: str, options: ExportOptions, fmt: str, skipped: list[tuple[int, str]] | None = None
+) -> tuple[Iterator[tuple[int, dict]], int]:
     """Select, count and audit an export; returns the dialogue stream and its size."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     qs = export_feedback_queryset(options)
     count = qs.count()
     export_audit_create(user=user, channel=channel, options=options, fmt=fmt, dialogue_count=count)
-    return iter_dialogues(qs), count
+    return iter_dialogues(qs, [] if skipped is None else skipped), count
 
 
-def export_stream(*, user, channel: str, options: ExportOptions, fmt: str) -> tuple[Iterator[bytes], int]:
+def export_stream(
+    *, user, channel: str, options: ExportOptions, fmt: str, skipped: list[tuple[int, str]] | None = None
+) -> tuple[Iterator[bytes], int]:
     """Bytes of a zip / jsonl / chat-jsonl export (the web download and the command share it)."""
-    dialogues, count = export_start(user=user, channel=channel, options=options, fmt=fmt)
+    dialogues, count = export_start(user=user, channel=channel, options=options, fmt=fmt, skipped=skipped)
     return STREAMERS[fmt](dialogues), count
 
 
-def export_to_path(*, out: Path, user, options: ExportOptions, fmt: str, channel: str = "command") -> int:
-    """Write an export to ``out`` (a folder for "folder", else one file); returns the dialogue count."""
+def _counted(dialogues: Iterable[tuple[int, dict]], counter: list[int]) -> Iterator[tuple[int, dict]]:
+    for item in dialogues:
+        counter[0] += 1
+        yield item
+
+
+def export_to_path(
+    *,
+    out: Path,
+    user,
+    options: ExportOptions,
+    fmt: str,
+    channel: str = "command",
+    overwrite: bool = False,
+    skipped: list[tuple[int, str]] | None = None,
+) -> int:
+    """Write an export to ``out`` (a new or empty folder for "folder", else a new file; an
+    existing one only with ``overwrite``); returns the number of dialogues written.
+
+    Raises ExportTargetError (nothing written, nothing audited) when OUT cannot be used."""
+    check_target(out, fmt, overwrite=overwrite)
+    written = [0]
+    dialogues, _count = export_start(user=user, channel=channel, options=options, fmt=fmt, skipped=skipped)
+    dialogues = _counted(dialogues, written)
     if fmt == "folder":
-        dialogues, count = export_start(user=user, channel=channel, options=options, fmt=fmt)
-        out.mkdir(parents=True, exist_ok=True)
-        for evaluation_id, obj in dialogues:
-            (out / f"{evaluation_id}.json").write_bytes(dump_file(obj))
-        return count
-    chunks, count = export_stream(user=user, channel=channel, options=options, fmt=fmt)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("wb") as fh:
-        for chunk in chunks:
+        with staged_folder(out) as stage:
+            for evaluation_id, obj in dialogues:
+                (stage / f"{evaluation_id}.json").write_bytes(dump_file(obj))
+        return written[0]
+    with staged_file(out) as fh:
+        for chunk in STREAMERS[fmt](dialogues):
             fh.write(chunk)
-    return count
+    return written[0]
 
 
 def export_filename(options: ExportOptions, fmt: str) -> str:

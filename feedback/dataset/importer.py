@@ -1,291 +1,176 @@
-"""Import of the published KokoroChat dataset (a folder or a .zip of one) as finished sessions.
+"""Import of dialogue files (a folder or a .zip of one) as finished imported sessions.
 
-Each file is validated completely (``schema.validate_dialogue``) before anything of it is
-written; valid files are stored chunk by chunk, each chunk in one transaction (bulk inserts;
-messages through ``COPY`` on PostgreSQL). The evaluation id is the key: a file whose
-evaluation id is already in the database is skipped, so re-running imports nothing twice.
+For every file, in this order: read, parse and validate completely (``formats.parse_file``:
+strict JSON, the format's rules, the database's limits); an evaluation id met twice in one
+run is refused. A valid file whose evaluation id is already stored is compared with the
+export of the stored dialogue: the same content is "unchanged"; other content is a conflict,
+refused unless ``update`` (then the imported session is replaced in one transaction).
+New files are written chunk by chunk, each chunk in one transaction; when the database
+refuses a chunk, its files are written again one by one, so one bad file never costs another.
+An interrupted run leaves whole files only; running it again completes it (known files are
+then "unchanged").
 """
 
 from __future__ import annotations
 
-import math
-import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
-from django.db import DatabaseError, connection, transaction
-from django.utils.translation import gettext_lazy as _
+from django.db import transaction
 
-from feedback.items import ITEMS, SCREENINGS
 from feedback.models import Feedback
-from kokoro_site.errors import ServiceError
-from roleplay.models import EndReason, Message, Profile, Session, SessionSource, SessionStatus
+from roleplay.models import SessionSource
 
-from .schema import DatasetFormatError, ParsedDialogue, load_json, peek_evaluation_id, validate_object
+from .errors import (
+    ERR_CHUNK_SIZE,
+    ERR_CONFLICT,
+    ERR_DB_REFUSED,
+    ERR_DUPLICATE,
+    ERR_NOT_REPLACEABLE,
+    ERR_UNREADABLE,
+    DatasetFormatError,
+    DatasetSourceError,
+    first_line,
+    os_reason,
+)
+from .formats import parse_file
+from .schema import ParsedDialogue, dump_file, parsed_object
+from .source import display_name, read_files, source_names
+from .writer import USERNAME_PREFIX, batched, dataset_username, dialogues_write, imported_session_delete
 
-USERNAME_PREFIX = "kc-"
+__all__ = ["USERNAME_PREFIX", "DatasetSourceError", "ImportReport", "dataset_import", "dataset_username"]
+
 DEFAULT_CHUNK = 500
-MAX_DURATION_MINUTES = 32767
-
-ERR_NOT_FOUND = _("%(path)s is neither a folder nor a .zip file")
-ERR_BAD_ZIP = _("%(path)s is not a readable zip file")
-ERR_DUPLICATE = _("duplicate evaluation id %(id)s (already in %(other)s)")
-ERR_CHUNK_FAILED = _("the database rejected the chunk: %(detail)s")
-ERR_UNREADABLE = _("cannot read the file: %(detail)s")
-
-
-class DatasetSourceError(ServiceError, ValueError):
-    """The import path itself is unusable (nothing is imported): ``not_found`` or ``bad_zip``."""
+MAX_CHUNK = 10_000
 
 
 @dataclass
 class ImportReport:
     files: int = 0
-    imported: int = 0
-    skipped_existing: int = 0
+    imported: int = 0  # new dialogues, and replaced ones (``updated`` of them)
+    unchanged: int = 0
+    updated: int = 0
     messages: int = 0
     users_created: int = 0
-    errors: list[tuple[str, str]] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.rejected
+
+    def reject(self, name: str, reason: str) -> None:
+        self.rejected.append((name, reason))
 
 
-def dataset_username(dataset_id: int) -> str:
-    return f"{USERNAME_PREFIX}{dataset_id}"
-
-
-def _sort_key(name: str) -> tuple[int, str]:
-    stem = Path(name).stem
-    return (int(stem) if stem.isdigit() else 10**12, name)
-
-
-def source_names(path: Path) -> tuple[str, list[str]]:
-    """("folder"|"zip", the .json names in import order)."""
-    if path.is_dir():
-        names = [str(p.relative_to(path)) for p in path.rglob("*.json") if p.is_file()]
-        return "folder", sorted(names, key=_sort_key)
-    if path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            names = [
-                n
-                for n in zf.namelist()
-                if n.endswith(".json") and not n.endswith("/") and not n.startswith("__MACOSX/")
-            ]
-        return "zip", sorted(names, key=_sort_key)
-    if path.is_file() and path.suffix == ".zip":
-        raise DatasetSourceError("bad_zip", str(ERR_BAD_ZIP) % {"path": path})
-    raise DatasetSourceError("not_found", str(ERR_NOT_FOUND) % {"path": path})
-
-
-def _read_all(path: Path, kind: str, names: list[str]) -> Iterator[tuple[str, bytes | Exception]]:
-    if kind == "folder":
-        for name in names:
-            try:
-                yield name, (path / name).read_bytes()
-            except OSError as exc:
-                yield name, exc
-        return
-    with zipfile.ZipFile(path) as zf:
-        for name in names:
-            try:
-                yield name, zf.read(name)
-            except (OSError, zipfile.BadZipFile, ValueError) as exc:
-                yield name, exc
-
-
-def _batched(items: Iterable, size: int) -> Iterator[list]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
+def check_chunk_size(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_CHUNK:
+        raise DatasetSourceError(message=str(ERR_CHUNK_SIZE) % {"max": MAX_CHUNK, "value": value})
+    return value
 
 
 def dataset_import(
     *,
     path: Path,
     chunk_size: int = DEFAULT_CHUNK,
+    update: bool = False,
     progress: Callable[[int, int, ImportReport], None] | None = None,
 ) -> ImportReport:
-    """Import every .json under ``path``; bad files are reported and skipped, the rest go on."""
-    kind, names = source_names(Path(path))
+    """Import every .json under ``path``; a refused file is reported and never costs another."""
+    check_chunk_size(chunk_size)
+    path = Path(path)
+    kind, names = source_names(path)
     report = ImportReport(files=len(names))
     seen: dict[int, str] = {}
     done = 0
-    for chunk in _batched(_read_all(Path(path), kind, names), chunk_size):
-        loaded: list[tuple[str, object]] = []
-        for name, raw in chunk:
-            if isinstance(raw, Exception):
-                report.errors.append((name, str(ERR_UNREADABLE) % {"detail": raw}))
-                continue
-            try:
-                loaded.append((name, load_json(raw)))
-            except DatasetFormatError as exc:
-                report.errors.append((name, str(exc)))
-        # Files already imported are skipped before the (costlier) full validation.
-        existing = _existing_ids([peek_evaluation_id(obj) for _n, obj in loaded])
-        valid: list[tuple[str, ParsedDialogue]] = []
-        for name, obj in loaded:
-            if peek_evaluation_id(obj) in existing:
-                report.skipped_existing += 1
-                continue
-            try:
-                parsed = validate_object(obj)
-            except DatasetFormatError as exc:
-                report.errors.append((name, str(exc)))
-                continue
-            if parsed.evaluation_id in seen:
-                other = seen[parsed.evaluation_id]
-                report.errors.append((name, str(ERR_DUPLICATE) % {"id": parsed.evaluation_id, "other": other}))
-                continue
-            seen[parsed.evaluation_id] = name
-            valid.append((name, parsed))
-        _store_chunk(valid, report)
+    for chunk in batched(read_files(path, kind, names), chunk_size):
+        _import_chunk(chunk, report, seen, update=update)
         done += len(chunk)
         if progress:
             progress(done, len(names), report)
     return report
 
 
-def _existing_ids(ids: list[int | None]) -> set[int]:
-    wanted = [i for i in ids if i is not None]
-    return set(Feedback.objects.filter(evaluation_id__in=wanted).values_list("evaluation_id", flat=True))
+def _import_chunk(chunk: list, report: ImportReport, seen: dict[int, str], *, update: bool) -> None:
+    valid: list[tuple[str, ParsedDialogue, bytes]] = []
+    for name, raw in chunk:
+        shown = display_name(name)
+        if isinstance(raw, Exception):
+            report.reject(shown, str(ERR_UNREADABLE) % {"detail": os_reason(raw)})
+            continue
+        try:
+            parsed = parse_file(raw)
+        except DatasetFormatError as exc:
+            report.reject(shown, str(exc.message))
+            continue
+        if parsed.evaluation_id in seen:
+            other = seen[parsed.evaluation_id]
+            report.reject(shown, str(ERR_DUPLICATE) % {"value": parsed.evaluation_id, "other": other})
+            continue
+        seen[parsed.evaluation_id] = shown
+        valid.append((shown, parsed, raw))
+    known = _known(p.evaluation_id for _n, p, _r in valid)
+    new = [(n, p) for n, p, _r in valid if p.evaluation_id not in known]
+    replace = _compare_known([v for v in valid if v[1].evaluation_id in known], known, report, update=update)
+    _store(new, report)
+    for name, parsed in replace:
+        _store([(name, parsed)], report, replace=True)
 
 
-def _store_chunk(valid: list[tuple[str, ParsedDialogue]], report: ImportReport) -> None:
-    existing = _existing_ids([p.evaluation_id for _n, p in valid])  # imported meanwhile
-    todo = [p for _n, p in valid if p.evaluation_id not in existing]
-    report.skipped_existing += len(valid) - len(todo)
-    if not todo:
+def _known(ids) -> dict[int, str]:
+    """{evaluation id: session source} of the ids already stored."""
+    wanted = list(ids)
+    rows = Feedback.objects.filter(evaluation_id__in=wanted).values_list("evaluation_id", "session__source")
+    return dict(rows)
+
+
+def _stored_files(ids: list[int]) -> dict[int, bytes]:
+    """The export (file bytes) of stored dialogues, to compare files against."""
+    from .exporter import iter_dialogues  # the exporter reads through selectors; import late
+
+    return {eid: dump_file(obj) for eid, obj in iter_dialogues(Feedback.objects.filter(evaluation_id__in=ids))}
+
+
+def _compare_known(
+    items: list[tuple[str, ParsedDialogue, bytes]], known: dict[int, str], report: ImportReport, *, update: bool
+) -> list[tuple[str, ParsedDialogue]]:
+    """Known ids: the same content as stored is "unchanged" (the file's bytes, or else its
+    content in the published layout, equal the export of the stored dialogue)."""
+    if not items:
+        return []
+    stored = _stored_files([p.evaluation_id for _n, p, _r in items])
+    replace = []
+    for name, parsed, raw in items:
+        eid = parsed.evaluation_id
+        if raw == stored.get(eid) or dump_file(parsed_object(parsed)) == stored.get(eid):
+            report.unchanged += 1
+        elif known[eid] != SessionSource.IMPORTED:
+            report.reject(name, str(ERR_NOT_REPLACEABLE) % {"value": eid})
+        elif update:
+            replace.append((name, parsed))
+        else:
+            report.reject(name, str(ERR_CONFLICT) % {"value": eid})
+    return replace
+
+
+def _store(items: list[tuple[str, ParsedDialogue]], report: ImportReport, *, replace: bool = False) -> None:
+    """Write ``items`` in one transaction; if the database refuses, retry them one by one."""
+    if not items:
         return
     try:
         with transaction.atomic():
-            users, created = _ensure_accounts({i for p in todo for i in (p.client_id, p.counselor_id)})
-            n_messages = _insert_dialogues(todo, users)
-    except DatabaseError as exc:
-        detail = str(ERR_CHUNK_FAILED) % {"detail": str(exc).strip().splitlines()[0] if str(exc) else exc}
-        report.errors.extend((n, detail) for n, p in valid if p.evaluation_id not in existing)
+            if replace:
+                for _n, p in items:
+                    imported_session_delete(p.evaluation_id)
+            messages, created = dialogues_write([p for _n, p in items])
+    except Exception as exc:  # any refusal (DatabaseError, driver errors) is reported per file
+        if len(items) > 1:
+            for item in items:
+                _store([item], report, replace=replace)
+        else:
+            report.reject(items[0][0], str(ERR_DB_REFUSED) % {"detail": first_line(exc)})
         return
+    report.imported += len(items)
+    report.updated += len(items) if replace else 0
+    report.messages += messages
     report.users_created += created
-    report.imported += len(todo)
-    report.messages += n_messages
-
-
-def _ensure_accounts(dataset_ids: set[int]) -> tuple[dict[int, int], int]:
-    """One pseudonymous account per dataset id (both roles): {dataset id: user id}, created count."""
-    users = dict(Profile.objects.filter(dataset_id__in=dataset_ids).values_list("dataset_id", "user_id"))
-    missing = sorted(dataset_ids - users.keys())
-    if not missing:
-        return users, 0
-    User = get_user_model()
-    names = {dataset_username(i): i for i in missing}
-    # An account with the pseudonymous name but no dataset id (e.g. a profile-less user) is reused.
-    for username, user_id in User.objects.filter(username__in=names).values_list("username", "id"):
-        users[names.pop(username)] = user_id
-    new_users = User.objects.bulk_create(
-        [User(username=u, password=make_password(None), is_active=True) for u in names]
-    )
-    for user in new_users:
-        users[names[user.username]] = user.pk
-    has_profile = set(Profile.objects.filter(user_id__in=[users[i] for i in missing]).values_list("user_id", flat=True))
-    Profile.objects.bulk_create(
-        [
-            Profile(user_id=users[i], display_name=f"KokoroChat {i}", dataset_id=i, research_id=i)
-            for i in missing
-            if users[i] not in has_profile
-        ]
-    )
-    for i in missing:  # a reused account's profile is tagged with its dataset id (rare)
-        if users[i] in has_profile:
-            Profile.objects.filter(user_id=users[i], dataset_id__isnull=True).update(dataset_id=i)
-    return users, len(new_users)
-
-
-def _insert_dialogues(todo: list[ParsedDialogue], users: dict[int, int]) -> int:
-    sessions = []
-    for p in todo:
-        first, last = p.messages[0].created_at, p.messages[-1].created_at
-        minutes = math.ceil(max((last - first).total_seconds(), 0) / 60)
-        sessions.append(
-            Session(
-                counselor_id=users[p.counselor_id],
-                client_id=users[p.client_id],
-                starts_at=first,
-                started_at=first,
-                ended_at=last,
-                duration_minutes=min(max(minutes, 1), MAX_DURATION_MINUTES),
-                status=SessionStatus.ENDED,
-                source=SessionSource.IMPORTED,
-                end_reason=EndReason.IMPORTED,
-                topic=p.topic,
-                topic_sub=p.topic_sub,
-                last_seq=len(p.messages),
-                created_at=first,
-            )
-        )
-    Session.objects.bulk_create(sessions)
-    Feedback.objects.bulk_create(
-        [
-            Feedback(
-                session_id=s.pk,
-                evaluation_id=p.evaluation_id,
-                created_at=p.created_at,
-                client_id=users[p.client_id],
-                counselor_id=users[p.counselor_id],
-                total=p.score,
-                **{i.field: v for i, v in zip(ITEMS, p.items, strict=True)},
-                **{sc.field: v for sc, v in zip(SCREENINGS, p.screenings, strict=True)},
-            )
-            for s, p in zip(sessions, todo, strict=True)
-        ]
-    )
-    rows = (
-        (
-            s.pk,
-            seq,
-            m.role,
-            users[p.counselor_id] if m.role == "counselor" else users[p.client_id],
-            m.text,
-            m.created_at,
-        )
-        for s, p in zip(sessions, todo, strict=True)
-        for seq, m in enumerate(p.messages, start=1)
-    )
-    if connection.vendor == "postgresql":
-        return _copy_messages(rows)
-    return _insert_messages(rows)
-
-
-def _message_columns() -> str:
-    meta = Message._meta
-    return ", ".join(
-        connection.ops.quote_name(meta.get_field(f).column)
-        for f in ("session", "seq", "role", "sender", "text", "created_at")
-    )
-
-
-def _insert_messages(rows: Iterable[tuple]) -> int:
-    """Other databases (SQLite): plain executemany, far cheaper than building model instances."""
-    table = connection.ops.quote_name(Message._meta.db_table)
-    sql = f"INSERT INTO {table} ({_message_columns()}) VALUES (%s, %s, %s, %s, %s, %s)"
-    adapt = connection.ops.adapt_datetimefield_value
-    count = 0
-    with connection.cursor() as cursor:
-        for batch in _batched(rows, 5000):
-            cursor.executemany(sql, [(*r[:5], adapt(r[5])) for r in batch])
-            count += len(batch)
-    return count
-
-
-def _copy_messages(rows: Iterable[tuple]) -> int:
-    sql = f"COPY {connection.ops.quote_name(Message._meta.db_table)} ({_message_columns()}) FROM STDIN"
-    count = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-    return count

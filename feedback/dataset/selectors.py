@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from feedback.items import ITEM_FIELDS
 from feedback.models import Feedback
@@ -50,11 +49,6 @@ def export_id(research_id: int | None, user_id: int | None) -> int | None:
     return None if user_id is None else DERIVED_ID_OFFSET + user_id
 
 
-def message_count_subquery() -> Subquery:
-    counts = Message.objects.filter(session=OuterRef("session")).order_by().values("session").annotate(c=Count("pk"))
-    return Subquery(counts.values("c"), output_field=IntegerField())
-
-
 def score_filter(subset: str) -> Q:
     low, high = SUBSETS[subset]
     q = Q()
@@ -65,8 +59,7 @@ def score_filter(subset: str) -> Q:
     return q
 
 
-def export_feedback_queryset(options: ExportOptions) -> QuerySet[Feedback]:
-    """Feedback rows to export (only sessions with feedback have a dataset record)."""
+def _export_base(options: ExportOptions) -> QuerySet[Feedback]:
     qs = Feedback.objects.filter(score_filter(options.subset))
     if not options.include_synthetic:
         qs = qs.filter(session__is_synthetic=False)
@@ -75,13 +68,29 @@ def export_feedback_queryset(options: ExportOptions) -> QuerySet[Feedback]:
     if options.until:
         qs = qs.filter(session__starts_at__date__lte=options.until)
     if options.quality_filter:
+        # Session.last_seq is the number of messages (numbered 1..last_seq): a plain column the
+        # planner estimates well, where a per-row COUNT subquery made the export ~3x slower.
         qs = (
-            qs.alias(n_messages=Coalesce(message_count_subquery(), 0))
-            .filter(n_messages__gte=QUALITY_MIN_MESSAGES)
+            qs.filter(session__last_seq__gte=QUALITY_MIN_MESSAGES)
             .filter(session__ended_at__gte=F("session__started_at") + timedelta(minutes=QUALITY_MIN_MINUTES))
             .exclude(Q(**{f: 3 for f in ITEM_FIELDS}))
         )
-    return qs.order_by("evaluation_id")
+    return qs
+
+
+def export_feedback_queryset(options: ExportOptions) -> QuerySet[Feedback]:
+    """Feedback rows to export: sessions with feedback and at least one message (a dataset
+    record needs both; the importer refuses a dialogue without messages)."""
+    return _export_base(options).filter(_has_messages()).order_by("evaluation_id")
+
+
+def export_without_messages_count(options: ExportOptions) -> int:
+    """Sessions the options select that are left out because they have no messages."""
+    return _export_base(options).exclude(_has_messages()).count()
+
+
+def _has_messages() -> Exists:
+    return Exists(Message.objects.filter(session_id=OuterRef("session_id")))
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,37 @@ def write_files(folder: Path, dialogues: dict[str, object]) -> Path:
 @pytest.fixture
 def dialogue_factory():
     return make_dialogue
+
+
+def set_both(obj: dict, index: int, value) -> dict:
+    """Set the ``index``-th value of both reviews (0 evaluation id, 2 client, 3 counselor, 4 score)."""
+    for review in ("review_by_client_jp", "review_by_client_en"):
+        key = list(obj[review])[index]
+        obj[review][key] = value
+    return obj
+
+
+def hostile_files(base_id: int) -> dict[str, tuple[bytes, str]]:
+    """{file name: (bytes, what the rejection names)}: files the database or the parser would refuse."""
+    big = make_dialogue(evaluation_id=2**31)
+    client_big = set_both(make_dialogue(evaluation_id=base_id + 1), 2, 2**31)
+    past_63 = set_both(make_dialogue(evaluation_id=base_id + 2), 3, 2**63 + 5)
+    nul = make_dialogue(evaluation_id=base_id + 3, lines=(("counselor", "あ\x00い"), ("client", "はい")))
+    surrogate = dump(make_dialogue(evaluation_id=base_id + 4)).replace("上司との関係", "\\ud800上司", 1)
+    dup = dump(make_dialogue(evaluation_id=base_id + 5)).replace('"topic": {', '"topic": {"sub": "x", ', 1)
+    nan = dump(set_both(make_dialogue(evaluation_id=base_id + 6), 4, 0.25)).replace("0.25", "NaN")
+    string_score = set_both(make_dialogue(evaluation_id=base_id + 7), 4, "73")
+    return {
+        "id-2-31.json": (dump(big).encode(), "2147483648"),
+        "client-2-31.json": (dump(client_big).encode(), "2147483648"),
+        "past-2-63.json": (dump(past_63).encode(), str(2**63 + 5)),
+        "nul.json": (dump(nul).encode(), "U+0000"),
+        "surrogate.json": (surrogate.encode(), "U+D800"),
+        "duplicate-key.json": (dup.encode(), '"sub"'),
+        "nan.json": (nan.encode(), "NaN"),
+        "string-score.json": (dump(string_score).encode(), '"73"'),
+        "latin1.json": ('{"a": "caf\u00e9"}'.encode("latin-1"), "UTF-8"),
+        "empty.json": (b"", "JSON"),
+        "deep.json": (b"[" * 100_000 + b"]" * 100_000, "JSON"),
+        "long-number.json": (b"1" * 5000, "4300"),
+    }

@@ -1,14 +1,15 @@
 import io
 import json
 import zipfile
+from datetime import datetime
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from feedback.dataset.exporter import CHAT_JOIN, ZIP_FOLDER, chat_object
 from feedback.dataset.importer import dataset_import
 from feedback.dataset.selectors import DERIVED_ID_OFFSET
-from feedback.items import ITEM_FIELDS
+from feedback.items import ITEM_FIELDS, SCREENING_CHECKED_JP, SCREENINGS
 from feedback.models import ExportAudit
 from roleplay.models import Session
 from tests.factories import FeedbackFactory, MessageFactory, UserFactory
@@ -118,7 +119,7 @@ def test_zip_export_can_be_imported_again(tmp_path):
     _dataset(tmp_path)
     out = _export(tmp_path, "--format", "zip", name="data.zip")
     report = dataset_import(path=out)
-    assert report.ok and report.skipped_existing == 7 and report.imported == 0
+    assert report.ok and report.unchanged == 7 and report.imported == 0
 
 
 def test_jsonl_format_one_dialogue_object_per_line(tmp_path):
@@ -182,3 +183,122 @@ def test_zip_stream_is_a_valid_archive_when_empty(tmp_path):
     out = _export(tmp_path, "--format", "zip", name="empty.zip")
     with zipfile.ZipFile(io.BytesIO(out.read_bytes())) as zf:
         assert zf.namelist() == []
+
+
+def _call_export(*args) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("export_kokorochat", *map(str, args), "--lang", "en", stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_a_session_without_messages_is_left_out_with_a_reason(tmp_path):
+    _dataset(tmp_path)
+    FeedbackFactory(evaluation_id=900)  # a session with feedback and no messages
+    out, err = _call_export(tmp_path / "out")
+    assert "left out 1 session(s) without messages" in err
+    assert "900.json" not in {p.name for p in (tmp_path / "out").iterdir()}
+    assert "exported 7 dialogues" in out
+
+
+def test_a_dialogue_the_importer_would_refuse_is_left_out_and_everything_written_imports(tmp_path):
+    _dataset(tmp_path)
+    from feedback.models import Feedback
+
+    Feedback.objects.filter(evaluation_id=11).update(total=5)  # breaks the score rule
+    _out, err = _call_export(tmp_path / "out")
+    assert "left out evaluation id 11: review_by_client_jp.点数 is 5 but" in err
+    exported = {p.name for p in (tmp_path / "out").iterdir()}
+    assert "11.json" not in exported and len(exported) == 6
+    Session.objects.all().delete()
+    report = dataset_import(path=tmp_path / "out")
+    assert report.ok and report.imported == 6
+
+
+def test_export_refuses_a_non_empty_folder_unless_overwrite_and_then_replaces_it(tmp_path):
+    _dataset(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "1234.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(CommandError, match="is not empty"):
+        _call_export(out, "--subset", "test")
+    assert ExportAudit.objects.count() == 0 and {p.name for p in out.iterdir()} == {"1234.json"}
+    _call_export(out, "--subset", "test", "--overwrite")
+    assert {p.name for p in out.iterdir()} == {"12.json", "13.json"}  # the old file is gone
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # nothing left aside
+
+
+def test_overwrite_never_replaces_a_folder_with_other_things(tmp_path):
+    out = tmp_path / "home"
+    (out / "notes").mkdir(parents=True)
+    with pytest.raises(CommandError, match="not a .json file"):
+        _call_export(out, "--overwrite")
+    assert (out / "notes").is_dir()
+
+
+def test_an_empty_or_new_folder_is_used(tmp_path):
+    _dataset(tmp_path)
+    (tmp_path / "empty").mkdir()
+    _call_export(tmp_path / "empty", "--subset", "test")
+    _call_export(tmp_path / "new" / "deeper", "--subset", "test")
+    assert len(list((tmp_path / "empty").iterdir())) == len(list((tmp_path / "new" / "deeper").iterdir())) == 2
+
+
+@pytest.mark.parametrize(
+    ("make", "fmt", "message"),
+    [
+        (lambda p: p.write_text("x"), "folder", "is a file"),
+        (lambda p: p.mkdir(), "jsonl", "is a folder"),
+        (lambda p: p.write_text("x"), "zip", "already exists"),
+        (lambda p: None, "folder", "cannot write to"),
+    ],
+    ids=["file-for-folder", "folder-for-jsonl", "existing-file", "parent-is-a-file"],
+)
+def test_a_bad_out_is_a_clear_error_and_nothing_is_audited(tmp_path, make, fmt, message):
+    out = tmp_path / "target"
+    make(out)
+    if message == "cannot write to":
+        out = tmp_path / "file.txt" / "target"
+        (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(CommandError, match=message):
+        _call_export(out, "--format", fmt)
+    assert ExportAudit.objects.count() == 0
+
+
+def test_an_existing_file_is_replaced_only_with_overwrite(tmp_path):
+    _dataset(tmp_path)
+    out = tmp_path / "data.jsonl"
+    out.write_text("old")
+    _call_export(out, "--format", "jsonl", "--overwrite")
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 7
+
+
+def test_jsonl_loads_with_datasets_and_keeps_the_published_values(tmp_path):
+    """Screenings checked in one dialogue only, and small read batches: without the feature
+    schema the loader fails (null vs string); with it every value comes back."""
+    import datasets
+
+    from feedback.dataset.hf import dataset_features
+
+    src = _dataset(tmp_path)
+    out = tmp_path / "data.jsonl"
+    _call_export(out, "--format", "jsonl")
+    load = {"data_files": str(out), "split": "train", "chunksize": 2048}
+    with pytest.raises(Exception):  # noqa: B017 - what the schema fixes (datasets raises its own wrapper)
+        datasets.load_dataset("json", cache_dir=str(tmp_path / "hf1"), **load)
+    ds = datasets.load_dataset("json", cache_dir=str(tmp_path / "hf2"), features=dataset_features(), **load)
+    assert len(ds) == 7
+
+    def published(value):
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {k: published(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [published(v) for v in value]
+        return value
+
+    originals = [json.loads((src / f"{i}.json").read_text(encoding="utf-8")) for i in range(10, 17)]
+    assert [published(row) for row in ds] == originals
+    s2 = SCREENINGS[1]
+    assert ds[6]["review_by_client_jp"][s2.jp] == ds[6]["review_by_client_en"][s2.en] == SCREENING_CHECKED_JP
+    assert ds[0]["review_by_client_jp"][s2.jp] is None

@@ -33,7 +33,7 @@ def published(django_db_setup, django_db_blocker, kokorochat_dir):
 
 
 def test_every_published_file_imports_and_exports_byte_for_byte(published, kokorochat_dir, tmp_path):
-    assert published.ok, published.errors[:5]
+    assert published.ok, published.rejected[:5]
     assert published.imported == PUBLISHED_FILES and published.messages == 600_939
     out = tmp_path / "export"
     count = export_to_path(out=out, user=None, options=ExportOptions(), fmt="folder")
@@ -46,7 +46,7 @@ def test_every_published_file_imports_and_exports_byte_for_byte(published, kokor
 
 def test_reimporting_the_published_folder_adds_nothing(published, kokorochat_dir):
     report = dataset_import(path=kokorochat_dir, chunk_size=2000)
-    assert report.imported == 0 and report.skipped_existing == PUBLISHED_FILES
+    assert report.ok and report.imported == 0 and report.unchanged == PUBLISHED_FILES
     assert Feedback.objects.count() == PUBLISHED_FILES
 
 
