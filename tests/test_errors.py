@@ -27,10 +27,6 @@ def test_a_service_error_without_a_code_gets_the_default_one():
     assert ServiceError(message=MSG).code == "invalid"
 
 
-def test_dataset_errors_stay_value_errors_for_callers_that_catch_those():
-    assert issubclass(DatasetFormatError, ValueError) and issubclass(DatasetSourceError, ValueError)
-
-
 def test_a_raised_chat_error_carries_its_code():
     with pytest.raises(ServiceError) as exc:
         message_text_clean("   ")

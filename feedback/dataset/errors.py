@@ -18,19 +18,19 @@ from kokoro_site.errors import ServiceError
 SHOW_MAX = 60
 
 
-class DatasetFormatError(ServiceError, ValueError):
+class DatasetFormatError(ServiceError):
     """A dialogue file the importer refuses (nothing of it is stored)."""
 
     default_code = "dataset_format"
 
 
-class DatasetSourceError(ServiceError, ValueError):
+class DatasetSourceError(ServiceError):
     """The import path itself is unusable (nothing is imported)."""
 
     default_code = "dataset_source"
 
 
-class ExportTargetError(ServiceError, ValueError):
+class ExportTargetError(ServiceError):
     """The export destination cannot be used (nothing is written)."""
 
     default_code = "export_target"
