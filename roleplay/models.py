@@ -169,7 +169,8 @@ class Message(models.Model):
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     text = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
-    # Sender-generated id: a resend with the same id is acknowledged, not stored twice.
+    # Sender-generated id: a resend with the same id is acknowledged, not stored twice. Unique per
+    # sender: the partner's id reused by the other participant is a new message of its own.
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL = no id; unique when set)
 
     class Meta:
@@ -177,9 +178,9 @@ class Message(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["session", "seq"], name="message_unique_seq"),
             models.UniqueConstraint(
-                fields=["session", "client_msg_id"],
+                fields=["session", "sender", "client_msg_id"],
                 condition=Q(client_msg_id__isnull=False),
-                name="message_unique_client_msg_id",
+                name="message_unique_sender_client_msg_id",
             ),
         ]
 

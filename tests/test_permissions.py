@@ -22,6 +22,7 @@ from django.utils import timezone
 from feedback.items import ITEMS
 from feedback.models import ExportAudit
 from roleplay.models import AvailabilitySlot, SessionStatus
+from tests.chat_sockets import handshake
 from tests.factories import FeedbackFactory, SessionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -386,7 +387,7 @@ def _ws_headers(user, origin: bytes = b"http://localhost") -> list[tuple[bytes, 
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
-    headers = [(b"origin", origin)]
+    headers = [(b"origin", origin), (b"host", b"localhost")]
     if user is not None:
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
@@ -415,7 +416,7 @@ async def test_websocket_permission(who):
     user = None if who == "anonymous" else w[who]
     headers = await sync_to_async(_ws_headers)(user)
     communicator = WebsocketCommunicator(application, f"/ws/sessions/{w['session'].pk}/", headers=headers)
-    connected, detail = await communicator.connect(timeout=5)
+    connected, detail = await handshake(communicator, timeout=5)
     accepted, what = WS_EXPECTED[who]
     assert connected is accepted
     if accepted:
@@ -427,7 +428,17 @@ async def test_websocket_permission(who):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("origin", [b"http://evil.example", b"null", b"http://localhost.evil.example"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"http://evil.example",
+        b"null",
+        b"http://localhost.evil.example",
+        b"http://localhost:1234",
+        b"https://localhost",
+        b"ws://localhost",
+    ],
+)
 async def test_websocket_from_a_foreign_origin_is_refused_even_for_a_participant(origin):
     from kokoro_site.asgi import application
 

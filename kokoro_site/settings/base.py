@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "axes",
+    "csp",
     "roleplay",
     "feedback",
     "models_ml",
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -185,6 +187,30 @@ KOKORO_DEFAULT_SESSION_MINUTES = 60
 # Per-user chat rate limit: at most N messages in a sliding window of W seconds.
 KOKORO_CHAT_RATE_LIMIT = env.int("KOKORO_CHAT_RATE_LIMIT", default=30)
 KOKORO_CHAT_RATE_WINDOW_S = env.int("KOKORO_CHAT_RATE_WINDOW_S", default=10)
+
+# --- Security and production (issue 14) -------------------------------------------------
+# Per-socket frame limits (roleplay/socket_throttle.py), per KOKORO_CHAT_RATE_WINDOW_S:
+# every frame of any type; `sync` frames; typing forwarded at most once per interval.
+KOKORO_CHAT_FRAME_LIMIT = env.int("KOKORO_CHAT_FRAME_LIMIT", default=120)
+KOKORO_CHAT_SYNC_LIMIT = env.int("KOKORO_CHAT_SYNC_LIMIT", default=20)
+KOKORO_CHAT_TYPING_INTERVAL_S = env.float("KOKORO_CHAT_TYPING_INTERVAL_S", default=1.0)
+# Content-Security-Policy (django-csp 4): scripts only from this site, never inline (the pages
+# pass values through data- attributes and json_script); inline styles stay allowed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+# --- end of issue 14 block ----------------------------------------------------------------
 
 # --- django-axes (log-in attempt limits) ---------------------------------------------
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)

@@ -86,16 +86,52 @@ def _playwright():
         yield pw
 
 
+# Every page reports Content-Security-Policy violations (the policy is in settings.base).
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__kokoroCspViolation({directive: e.violatedDirective, blocked: e.blockedURI,
+                               source: e.sourceFile, line: e.lineNumber, sample: e.sample});
+});
+"""
+
+
+def watch_csp(context, violations: list) -> None:
+    """Record every CSP violation of ``context``'s pages (events and console reports)."""
+    context.expose_binding("__kokoroCspViolation", lambda source, v: violations.append(v))
+    context.add_init_script(CSP_LISTENER)
+
+    def on_console(message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    context.on("page", lambda page: page.on("console", on_console))
+
+
 @pytest.fixture
-def browser(_playwright, monkeypatch):
+def csp_violations() -> list:
+    return []
+
+
+@pytest.fixture
+def browser(_playwright, monkeypatch, csp_violations):
     # Playwright's sync API keeps an event loop in this thread; the ORM calls made by the
     # test body itself are still synchronous, so Django's async-safety guard is lifted here only.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     b = _playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    new_context = b.new_context
+
+    def watched_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        watch_csp(context, csp_violations)
+        return context
+
+    b.new_context = watched_context
     try:
         yield b
     finally:
         b.close()
+    # Every browser test runs under the site's CSP: any violation fails it.
+    assert csp_violations == [], f"Content-Security-Policy violations: {csp_violations}"
 
 
 def login(
