@@ -90,8 +90,15 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the web server and a worker share the embedded database.
+    # BEGIN IMMEDIATE: a write transaction takes the lock when it starts, so concurrent writers
+    # wait out the busy timeout instead of failing at once with "database is locked" (a
+    # deferred transaction upgrading its read lock ignores the timeout).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;",
+        }
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
@@ -211,6 +218,12 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
+# Log-ins end when the browser closes, or after this many idle minutes (each request, and each
+# chat frame, counts as activity; open sockets close when the login ends, docs/protocol.md).
+KOKORO_SESSION_IDLE_MINUTES = env.int("KOKORO_SESSION_IDLE_MINUTES", default=60)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = KOKORO_SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
 # --- end of issue 14 block ----------------------------------------------------------------
 
 # --- django-axes (log-in attempt limits) ---------------------------------------------
