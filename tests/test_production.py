@@ -136,6 +136,7 @@ def test_readme_production_steps_serve_pages_static_files_login_and_the_chat_soc
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "DJANGO_SECURE_PROXY_SSL_HEADER": "true",
         "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+        "DJANGO_EMAIL_URL": "smtp://127.0.0.1:1",  # no mail is sent by this test
     }
     assert names == set(provided), f"README exports {sorted(names)}; the test provides {sorted(provided)}"
     env.update(provided)

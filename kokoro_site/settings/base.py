@@ -224,6 +224,17 @@ KOKORO_SESSION_IDLE_MINUTES = env.int("KOKORO_SESSION_IDLE_MINUTES", default=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_AGE = KOKORO_SESSION_IDLE_MINUTES * 60
 SESSION_SAVE_EVERY_REQUEST = True
+# Mail (password reset): DJANGO_EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.org:587;
+# the console backend (mail printed to the log) when unset.
+vars().update(env.email_url("DJANGO_EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="KokoroChat <noreply@localhost>")
+# Password-reset requests per e-mail address and per client IP in KOKORO_PASSWORD_RESET_WINDOW_S.
+KOKORO_PASSWORD_RESET_PER_ADDRESS = env.int("KOKORO_PASSWORD_RESET_PER_ADDRESS", default=3)
+KOKORO_PASSWORD_RESET_PER_IP = env.int("KOKORO_PASSWORD_RESET_PER_IP", default=10)
+KOKORO_PASSWORD_RESET_WINDOW_S = env.int("KOKORO_PASSWORD_RESET_WINDOW_S", default=3600)
+# Failed log-ins from one IP address across all user names before it is locked out for
+# AXES_COOLOFF_TIME (django-axes already locks a user name + IP pair after AXES_FAILURE_LIMIT).
+KOKORO_LOGIN_IP_FAILURE_LIMIT = env.int("KOKORO_LOGIN_IP_FAILURE_LIMIT", default=15)
 # --- end of issue 14 block ----------------------------------------------------------------
 
 # --- django-axes (log-in attempt limits) ---------------------------------------------
