@@ -20,7 +20,8 @@ from feedback.dataset.forms import ExportForm, SessionSearchForm
 from feedback.dataset.selectors import session_detail, session_messages, session_search_queryset
 from feedback.dataset.stats import dataset_correlations, dataset_summary
 from feedback.items import ITEMS, SCREENINGS
-from roleplay.models import Session
+from roleplay.models import Session, TranscriptReadChannel
+from roleplay.services.audit import transcript_read_log
 from roleplay.topics import TOPIC_LABELS
 
 PAGE_SIZE = 50
@@ -70,6 +71,7 @@ def session_view(request: HttpRequest, pk: int) -> HttpResponse:
         session = session_detail(pk)
     except Session.DoesNotExist:
         raise Http404 from None
+    transcript_read_log(user=request.user, session_id=session.pk, channel=TranscriptReadChannel.DATASET)
     feedback = getattr(session, "feedback", None)
     items = [(i, getattr(feedback, i.field)) for i in ITEMS] if feedback else []
     screenings = [(s, getattr(feedback, s.field)) for s in SCREENINGS] if feedback else []

@@ -16,9 +16,10 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from roleplay.models import EndReason, Session, SessionStatus
+from roleplay.models import EndReason, Session, SessionStatus, TranscriptReadChannel
 from roleplay.notify import session_group
 from roleplay.selectors.chat import OBSERVER, message_frame, messages_after, session_role_for
+from roleplay.services.audit import transcript_read_log
 from roleplay.services.chat import (
     ERR_BAD_CLIENT_ID,
     ERR_BAD_FRAME,
@@ -121,6 +122,11 @@ def _history(session_id: int, after: int) -> tuple[list[dict], int]:
 
 
 @database_sync_to_async
+def _audit_watch(user, session_id: int) -> None:
+    transcript_read_log(user=user, session_id=session_id, channel=TranscriptReadChannel.SOCKET)
+
+
+@database_sync_to_async
 def _end(session_id: int, user) -> Session:
     session = Session.objects.get(pk=session_id)
     return session_end(session=session, reason=EndReason.COUNSELOR, by=user)
@@ -170,6 +176,8 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
         try:
             if not await self.login_bind():
                 return
+            if role == OBSERVER:  # staff watching someone else's session: audit-logged
+                await _audit_watch(user, self.session_id)
         except SERVICE_ERRORS as exc:
             logger.warning("session %s: login check unavailable on connect (%s)", self.session_id, exc)
             await self._error("server_error", ERR_SERVER)

@@ -186,3 +186,26 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}#{self.seq} {self.role}"
+
+
+class TranscriptReadChannel(models.TextChoices):
+    DATASET = "dataset", _("dataset page")
+    ADMIN = "admin", _("admin")
+    ROOM = "room", _("watching the room")
+    SOCKET = "socket", _("watching the socket")
+
+
+class TranscriptRead(models.Model):
+    """A staff member (not a participant) read one session's transcript: who, which, how, when."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    session = models.ForeignKey(Session, null=True, on_delete=models.SET_NULL, related_name="+")
+    channel = models.CharField(max_length=10, choices=TranscriptReadChannel.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["session", "created_at"], name="transcriptread_session_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.session_id} ({self.channel})"
