@@ -32,6 +32,7 @@ from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
+from django.db.models import Subquery
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -70,36 +71,43 @@ def _db_sessions() -> bool:
     )
 
 
+def _auth_hash(password: str) -> str:
+    return get_user_model()(password=password).get_session_auth_hash()
+
+
 def login_expiry_sync(user_id: int, session_key: str | None, auth_hash: str, *, extend: bool = False):
     """When the login ends (an aware datetime, or ``datetime.max`` when unknown); None if ended.
 
-    Without a session key (a socket given a user directly) the user's password hash and
-    ``is_active`` are still checked against those seen at connect.
+    One query (it runs before every frame): the user is active, its password hash is the one
+    the login was made with (``auth_hash``, from the session at connect), and the login's
+    session row still exists unexpired. A session key is bound to one user: log-in, log-out and
+    ``update_session_auth_hash`` all give a new key. Without a session key (a socket given a user
+    directly) only the user is checked.
     """
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not constant_time_compare(auth_hash, user.get_session_auth_hash()):
+    users = get_user_model().objects.filter(pk=user_id, is_active=True)
+    by_row = session_key is not None and _db_sessions()
+    if by_row:
+        from django.contrib.sessions.models import Session as LoginSession
+
+        live = LoginSession.objects.filter(session_key=session_key, expire_date__gt=timezone.now())
+        row = users.annotate(login_expires=Subquery(live.values("expire_date")[:1])).values("password", "login_expires")
+    else:
+        row = users.values("password")
+    row = row.first()
+    if row is None or not constant_time_compare(auth_hash, _auth_hash(row["password"])):
         return None
     if session_key is None:
         return NEVER
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    data = store.load()
-    if data.get(SESSION_KEY) != str(user_id) or not data.get(HASH_SESSION_KEY):
-        return None
-    if not constant_time_compare(data[HASH_SESSION_KEY], user.get_session_auth_hash()):
-        return None
-    if not _db_sessions():
-        return NEVER
-    from django.contrib.sessions.models import Session as LoginSession
-
-    rows = LoginSession.objects.filter(session_key=session_key, expire_date__gt=timezone.now())
-    expires = rows.values_list("expire_date", flat=True).first()
+    if not by_row:  # another session engine: load it
+        data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
+        return NEVER if data.get(SESSION_KEY) == str(user_id) else None
+    expires = row["login_expires"]
     if expires is None:
         return None
-    if extend and "_session_expiry" not in data:
-        fresh = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
-        if fresh - expires >= EXTEND_EVERY:
-            rows.update(expire_date=fresh)
-            expires = fresh
+    fresh = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    if extend and fresh - expires >= EXTEND_EVERY:
+        live.update(expire_date=fresh)
+        expires = fresh
     return expires
 
 
