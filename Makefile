@@ -3,19 +3,34 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt requirements-dev.lock | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup run run-services worker worker-gpu test lint format migrate demo clean-db
+.PHONY: setup run run-services worker worker-gpu test lint format migrate demo clean-db lock audit
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Exact versions with hashes from requirements-dev.lock (`make lock` rewrites it from the
+# ranges in requirements*.txt); torch is the CPU build, installed first from a local wheel
+# where pip is configured with one (the lock pins 2.13.0+cpu by hash).
+$(STAMP): requirements.txt requirements-dev.txt requirements-dev.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
+
+# Re-resolve the lock (needs PyPI, and the CPU torch wheel in /opt/wheels or WHEELS=...).
+WHEELS ?= /opt/wheels
+lock:
+	test -x $(BIN)/uv || $(BIN)/pip install -q uv
+	$(BIN)/uv pip compile requirements-dev.txt --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --find-links $(WHEELS) -o requirements-dev.lock
+
+# Known vulnerabilities of the locked versions (needs a vulnerability database: see docs/security.md).
+audit:
+	test -x $(BIN)/pip-audit || $(BIN)/pip install -q pip-audit
+	$(BIN)/pip-audit --strict --disable-pip --no-deps --require-hashes -r requirements-dev.lock
 
 $(CHROMIUM):
 	@if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext fonts-ipafont-gothic >/dev/null; \

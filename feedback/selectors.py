@@ -51,9 +51,18 @@ def session_get(*, session_id: int) -> Session:
 
 def session_get_for_result(*, session_id: int, user) -> Session:
     """The session whose result ``user`` may see: its counselor-role participant or staff."""
-    session = session_get(session_id=session_id)
+    session = session_get_for_participant(session_id=session_id, user=user)
     if not (user.is_staff or (user.pk is not None and user.pk == session.counselor_id)):
         raise PermissionDenied(ERR_RESULT_FORBIDDEN)
+    return session
+
+
+def session_get_for_participant(*, session_id: int, user) -> Session:
+    """The session if ``user`` takes part in it or is staff; 404 for anyone else, as for an
+    unknown id (session ids cannot be enumerated, docs/security.md)."""
+    session = session_get(session_id=session_id)
+    if not user.is_staff and session.role_of(user) is None:
+        raise Http404(ERR_SESSION_NOT_FOUND)
     return session
 
 

@@ -68,7 +68,7 @@ def _form_context(session, form: FeedbackForm, error=None) -> dict:
 
 @login_required
 def feedback_form(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = selectors.session_get(session_id=session_id)
+    session = selectors.session_get_for_participant(session_id=session_id, user=request.user)
     posted = request.method == "POST"
     refusal = feedback_refusal(session=session, user=request.user)
     if refusal is not None:

@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from feedback.dataset.exporter import CONTENT_TYPES, export_filename, export_stream
 from feedback.dataset.forms import ExportForm, SessionSearchForm
@@ -18,7 +18,8 @@ from feedback.dataset.selectors import session_detail, session_messages, session
 from feedback.dataset.stats import dataset_correlations, dataset_summary
 from feedback.items import ITEMS, SCREENINGS
 from kokoro_site.permissions import staff_required
-from roleplay.models import Session
+from roleplay.models import Session, TranscriptReadChannel
+from roleplay.services.audit import transcript_read_log
 from roleplay.topics import TOPIC_LABELS
 
 PAGE_SIZE = 50
@@ -32,15 +33,18 @@ FEATURE_LABELS = {
 }
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @staff_required
 def sessions(request: HttpRequest) -> HttpResponse:
-    form = SessionSearchForm(request.GET)
+    # The search form and its pager post: a transcript search term never lands in a URL (access
+    # logs, browser history, Referer). A term in the query string is ignored.
+    data = request.POST.copy() if request.method == "POST" else request.GET.copy()
+    if request.method == "GET":
+        data.pop("q", None)
+    form = SessionSearchForm(data)
     qs = session_search_queryset(form.to_search()) if form.is_valid() else Session.objects.none()
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
-    context = {"form": form, "page": page, "query": params.urlencode(), "export_form": ExportForm()}
+    page = Paginator(qs, PAGE_SIZE).get_page(data.get("page"))
+    context = {"form": form, "page": page, "export_form": ExportForm()}
     template = "dataset/_session_table.html" if request.htmx else "dataset/sessions.html"
     return render(request, template, context)
 
@@ -52,6 +56,7 @@ def session_view(request: HttpRequest, pk: int) -> HttpResponse:
         session = session_detail(pk)
     except Session.DoesNotExist:
         raise Http404 from None
+    transcript_read_log(user=request.user, session_id=session.pk, channel=TranscriptReadChannel.DATASET)
     feedback = getattr(session, "feedback", None)
     items = [(i, getattr(feedback, i.field)) for i in ITEMS] if feedback else []
     screenings = [(s, getattr(feedback, s.field)) for s in SCREENINGS] if feedback else []

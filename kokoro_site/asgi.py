@@ -7,16 +7,17 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from kokoro_site.middleware import WebSocketDatabaseGuard  # noqa: E402
+from kokoro_site.ws_origin import TrustedOriginValidator  # noqa: E402
 from roleplay.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
+        # The Origin must match the site by scheme, host and port (or CSRF_TRUSTED_ORIGINS).
         "websocket": WebSocketDatabaseGuard(
-            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            TrustedOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

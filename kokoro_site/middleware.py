@@ -1,8 +1,10 @@
 import logging
+from inspect import iscoroutinefunction
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger(__name__)
 
@@ -63,3 +65,29 @@ class WebSocketDatabaseGuard:
             await send({"type": "websocket.send", "text": json.dumps(frame, ensure_ascii=False)})
             await send({"type": "websocket.close", "code": self.CLOSE_CODE})
             return None
+
+
+def never_cache_middleware(get_response):
+    """``Cache-Control: max-age=0, no-cache, no-store, must-revalidate, private`` on every
+    response Django produces: its pages carry transcripts, feedback, predictions, coaching and
+    exports, which neither a shared proxy nor the browser's disk cache may keep
+    (docs/security.md). Static files are answered by whitenoise before this runs."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            response = await get_response(request)
+            add_never_cache_headers(response)
+            return response
+
+    else:
+
+        def middleware(request: HttpRequest) -> HttpResponse:
+            response = get_response(request)
+            add_never_cache_headers(response)
+            return response
+
+    return middleware
+
+
+never_cache_middleware.sync_capable = True
+never_cache_middleware.async_capable = True

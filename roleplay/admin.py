@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from .models import AvailabilitySlot, Message, Profile, Session
+from .models import AvailabilitySlot, Message, Profile, Session, TranscriptRead, TranscriptReadChannel
+from .services.audit import transcript_read_log
 
 
 @admin.register(Profile)
@@ -45,5 +46,32 @@ class SessionAdmin(admin.ModelAdmin):
 class MessageAdmin(admin.ModelAdmin):
     list_display = ("session", "seq", "role", "created_at", "text")
     search_fields = ("text",)
+    list_filter = ("session",)
     raw_id_fields = ("session", "sender")
     list_select_related = ("session",)
+
+    def changelist_view(self, request, extra_context=None):
+        """Reading one session's messages here is audit-logged like the dataset page."""
+        session_id = request.GET.get("session__id__exact")
+        if session_id and session_id.isdigit():
+            transcript_read_log(user=request.user, session_id=int(session_id), channel=TranscriptReadChannel.ADMIN)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        message = Message.objects.filter(pk=object_id).only("session_id").first() if object_id.isdigit() else None
+        if message is not None:
+            transcript_read_log(user=request.user, session_id=message.session_id, channel=TranscriptReadChannel.ADMIN)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(TranscriptRead)
+class TranscriptReadAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "session", "channel")
+    list_filter = ("channel",)
+    raw_id_fields = ("user", "session")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

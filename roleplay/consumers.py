@@ -17,13 +17,15 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from kokoro_site.errors import ERR_SERVER
-from roleplay.models import EndReason, Session, SessionStatus
+from roleplay.models import EndReason, Session, SessionStatus, TranscriptReadChannel
 from roleplay.notify import session_group
 from roleplay.selectors.chat import OBSERVER, message_frame, messages_after, session_role_for
+from roleplay.services.audit import transcript_read_log
 from roleplay.services.chat import (
     ERR_BAD_CLIENT_ID,
     ERR_BAD_FRAME,
     ERR_BAD_JSON,
+    ERR_RATE_LIMITED,
     ERR_READ_ONLY,
     ERR_UNKNOWN_TYPE,
     ChatError,
@@ -36,10 +38,13 @@ from roleplay.services.sessions import (
     session_end_if_overdue,
     session_next_url,
 )
+from roleplay.socket_auth import CLOSE_LOGIN_ENDED, LoginBoundSocket, LoginEnded, login_expiry_sync
+from roleplay.socket_throttle import SocketThrottle
 
 logger = logging.getLogger(__name__)
 
-CLOSE_ANONYMOUS = 4401
+# Handshake refusals are sent as close codes (accepted, then closed at once), as documented.
+CLOSE_ANONYMOUS = CLOSE_LOGIN_ENDED  # 4401: not signed in, or the login ended later
 CLOSE_FORBIDDEN = 4403
 # The channel layer (Redis) is unreachable: "try again later"; pages reconnect and resync by seq.
 CLOSE_LAYER_DOWN = 1013
@@ -89,9 +94,12 @@ def _touch(session: Session) -> Session:
     return session
 
 
-def _store_sync(session_id: int, user, text, client_msg_id):
+def _store_sync(session_id: int, user, text, client_msg_id, login=None):
     # On PostgreSQL sends of different sessions are stored in parallel (a thread pool, one
     # connection per thread); the session row lock orders the sends of one session.
+    # The login is checked in the same thread hop (see socket_auth): nothing stored after it ended.
+    if login is not None and login_expiry_sync(*login, extend=True) is None:
+        raise LoginEnded
     try:
         return message_create(session_id=session_id, user=user, text=text, client_msg_id=client_msg_id)
     except ChatError as exc:
@@ -114,12 +122,17 @@ def _history(session_id: int, after: int) -> tuple[list[dict], int]:
 
 
 @database_sync_to_async
+def _audit_watch(user, session_id: int) -> None:
+    transcript_read_log(user=user, session_id=session_id, channel=TranscriptReadChannel.SOCKET)
+
+
+@database_sync_to_async
 def _end(session_id: int, user) -> Session:
     session = Session.objects.get(pk=session_id)
     return session_end(session=session, reason=EndReason.COUNSELOR, by=user)
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
+class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
     session_id: int
     role: str | None = None
     group: str = ""
@@ -128,9 +141,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     # --- connection -------------------------------------------------------------------
     async def connect(self) -> None:
         self._timers = []
+        self._throttle = SocketThrottle()
+        self._typing_pending: bool | None = None
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_ANONYMOUS)
+            await self._refuse(CLOSE_ANONYMOUS)
             return
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
         try:
@@ -140,7 +155,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse_for_now(CLOSE_DB_DOWN)
             return
         if session is None or role is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self._refuse(CLOSE_FORBIDDEN)
             return
         self.role = role
         self.group = session_group(self.session_id)
@@ -158,6 +173,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error("server_error", ERR_SERVER)
             await self.close(code=CLOSE_LAYER_DOWN)
             return
+        try:
+            if not await self.login_bind():
+                return
+            if role == OBSERVER:  # staff watching someone else's session: audit-logged
+                await _audit_watch(user, self.session_id)
+        except SERVICE_ERRORS as exc:
+            logger.warning("session %s: login check unavailable on connect (%s)", self.session_id, exc)
+            await self._error("server_error", ERR_SERVER)
+            await self.close(code=CLOSE_DB_DOWN)
+            return
         if role != OBSERVER:
             try:
                 session = await _touch(session)
@@ -174,6 +199,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for task in getattr(self, "_timers", []):
             task.cancel()
+        await self.login_unbind()
         if not self.group:
             return
         # Frames already received are still stored and broadcast (the sender resyncs by id).
@@ -223,10 +249,24 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # --- client -> server -------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if self._login_ended:  # nothing is accepted from a login that ended
+            return
         try:
             content = json.loads(text_data if text_data is not None else bytes_data)
         except (TypeError, ValueError):
-            await self._error("bad_json", ERR_BAD_JSON)
+            content = None
+        type_ = content.get("type") if isinstance(content, dict) else None
+        if not self._throttle.allow(type_ if isinstance(type_, str) else ""):
+            if type_ in ("message", "sync"):  # a reply per message / sync, as documented
+                await self._error("rate_limited", ERR_RATE_LIMITED, content.get("client_msg_id"))
+            return
+        try:  # the login may have ended (logout, password change, expiry) since the last frame;
+            # a message's check is made where it is stored (one database round trip, not two)
+            if type_ != "message" and not await self.login_ok():
+                return
+        except DB_ERRORS as exc:
+            logger.warning("session %s: database unavailable for the login check (%s)", self.session_id, exc)
+            await self._error("server_error", ERR_SERVER)
             return
         if not isinstance(content, dict):
             await self._error("bad_json", ERR_BAD_JSON)
@@ -278,8 +318,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _store_and_broadcast(self, content: dict) -> None:
         client_msg_id = content.get("client_msg_id")
+        if self._login_ended:
+            return
         try:
-            stored = await _store(self.session_id, self.scope["user"], content.get("text"), client_msg_id)
+            stored = await _store(self.session_id, self.scope["user"], content.get("text"), client_msg_id, self._login)
+        except LoginEnded:
+            await self.login_end()
+            return
         except ChatError as exc:
             await self._error(exc.code, exc.message, client_msg_id)
             return
@@ -325,7 +370,22 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(typing, bool):
             await self._error("bad_frame", ERR_BAD_FRAME)
             return
-        await self._group("chat.typing", {"role": self.role, "typing": typing, "channel": self.channel_name})
+        delay = self._throttle.typing_delay()
+        if delay == 0:
+            await self._group("chat.typing", {"role": self.role, "typing": typing, "channel": self.channel_name})
+            return
+        # Over 1 per interval: forward only the latest state, at the end of the interval.
+        if self._typing_pending is None:
+            self._timers = [task for task in self._timers if not task.done()]
+            self._timers.append(asyncio.ensure_future(self._typing_flush(delay)))
+        self._typing_pending = typing
+
+    async def _typing_flush(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        typing, self._typing_pending = self._typing_pending, None
+        if typing is not None and not self._login_ended:
+            self._throttle.typing_sent()
+            await self._group("chat.typing", {"role": self.role, "typing": typing, "channel": self.channel_name})
 
     async def _on_end(self, content: dict) -> None:
         if self.role == OBSERVER:
@@ -396,6 +456,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             logger.warning("session %s: channel layer unavailable, %s not broadcast (%s)", self.session_id, type_, exc)
             return False
         return True
+
+    async def _refuse(self, code: int) -> None:
+        """Refuse with a documented close code (4401 / 4403): a close before the accept would
+        reach the browser as a bare HTTP 403."""
+        await self.accept()
+        await self.close(code=code)
 
     async def _refuse_for_now(self, code: int) -> None:
         """Accept only to say why (an error frame), then close with a "try again later" code."""

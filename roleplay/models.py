@@ -169,7 +169,8 @@ class Message(models.Model):
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     text = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
-    # Sender-generated id: a resend with the same id is acknowledged, not stored twice.
+    # Sender-generated id: a resend with the same id is acknowledged, not stored twice. Unique per
+    # sender: the partner's id reused by the other participant is a new message of its own.
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL = no id; unique when set)
 
     class Meta:
@@ -177,11 +178,34 @@ class Message(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["session", "seq"], name="message_unique_seq"),
             models.UniqueConstraint(
-                fields=["session", "client_msg_id"],
+                fields=["session", "sender", "client_msg_id"],
                 condition=Q(client_msg_id__isnull=False),
-                name="message_unique_client_msg_id",
+                name="message_unique_sender_client_msg_id",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.session_id}#{self.seq} {self.role}"
+
+
+class TranscriptReadChannel(models.TextChoices):
+    DATASET = "dataset", _("dataset page")
+    ADMIN = "admin", _("admin")
+    ROOM = "room", _("watching the room")
+    SOCKET = "socket", _("watching the socket")
+
+
+class TranscriptRead(models.Model):
+    """A staff member (not a participant) read one session's transcript: who, which, how, when."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    session = models.ForeignKey(Session, null=True, on_delete=models.SET_NULL, related_name="+")
+    channel = models.CharField(max_length=10, choices=TranscriptReadChannel.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["session", "created_at"], name="transcriptread_session_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.session_id} ({self.channel})"

@@ -17,8 +17,26 @@ async def open_socket(user, session_id: int, *, timeout: float = TIMEOUT):  # no
     """(communicator, connected, close code) for ``user`` on the session's socket."""
     comm = WebsocketCommunicator(APP, f"/ws/sessions/{session_id}/")
     comm.scope["user"] = user
-    connected, code = await comm.connect(timeout=timeout)
+    connected, code = await handshake(comm, timeout=timeout)
     return comm, connected, code
+
+
+async def handshake(comm, *, timeout: float = TIMEOUT):  # noqa: ASYNC109
+    """``comm.connect()``, except that a socket accepted only to be closed at once with a code
+    (how the consumer refuses: 4401 / 4403 reach the browser as close codes, not as an HTTP
+    403) counts as refused: (False, code)."""
+    connected, code = await comm.connect(timeout=timeout)
+    if not connected:
+        return connected, code
+    outputs = [await comm.receive_output(timeout)]
+    if outputs[0]["type"] == "websocket.close":
+        return False, outputs[0].get("code")
+    queue = comm.output_queue
+    while not queue.empty():
+        outputs.append(queue.get_nowait())
+    for output in outputs:
+        queue.put_nowait(output)
+    return True, None
 
 
 async def receive_type(comm, type_: str, timeout: float = TIMEOUT, into: list | None = None) -> dict:  # noqa: ASYNC109

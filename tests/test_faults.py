@@ -282,7 +282,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
 async def main():
     comm = WebsocketCommunicator(
         application, "/ws/sessions/1/",
-        headers=[(b"origin", b"http://localhost"), (b"cookie", b"sessionid=" + b"x" * 32)],
+        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", b"sessionid=" + b"x" * 32)],
     )
     connected, _ = await comm.connect(timeout=10)
     frames = []

@@ -22,6 +22,7 @@ from django.utils import timezone
 from feedback.items import ITEMS
 from feedback.models import ExportAudit
 from roleplay.models import AvailabilitySlot, SessionStatus
+from tests.chat_sockets import handshake
 from tests.factories import FeedbackFactory, SessionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -136,10 +137,11 @@ MATRIX = [
     ("roleplay:session", lambda w: [w.live.pk], GET, None, (LOGIN, 404, 200, 200, 200)),
     ("roleplay:session_end", lambda w: [w.live.pk], POST, None, (LOGIN, 404, 403, 302, 403)),
     # feedback: only the client gives it; the counselor and staff read the result
-    ("feedback:form", lambda w: [w.ended.pk], GET, None, (LOGIN, 403, 200, 403, 403)),
-    ("feedback:form", lambda w: [w.ended.pk], POST, lambda w: _feedback_post(), (LOGIN, 403, 302, 403, 403)),
-    ("feedback:result", lambda w: [w.rated.pk], GET, None, (LOGIN, 403, 403, 200, 200)),
-    ("feedback:result_fragment", lambda w: [w.rated.pk], GET, None, (LOGIN, 403, 403, 200, 200)),
+    # (404 for a stranger, as for an unknown session: ids cannot be enumerated)
+    ("feedback:form", lambda w: [w.ended.pk], GET, None, (LOGIN, 404, 200, 403, 403)),
+    ("feedback:form", lambda w: [w.ended.pk], POST, lambda w: _feedback_post(), (LOGIN, 404, 302, 403, 403)),
+    ("feedback:result", lambda w: [w.rated.pk], GET, None, (LOGIN, 404, 403, 200, 200)),
+    ("feedback:result_fragment", lambda w: [w.rated.pk], GET, None, (LOGIN, 404, 403, 200, 200)),
     ("feedback:progress", None, GET, None, ALL_SIGNED_IN),
     ("feedback:list", None, GET, None, STAFF_ONLY),
     ("feedback:monitoring", None, GET, None, STAFF_ONLY),
@@ -150,7 +152,7 @@ MATRIX = [
     ("dataset:export", None, POST, lambda w: {"subset": "all", "fmt": "jsonl"}, STAFF_ONLY),
     # auto-scorer: predictions list for staff; a session's prediction for its counselor and staff
     ("models_ml:predictions", None, GET, None, STAFF_ONLY),
-    ("models_ml:prediction_panel", lambda w: [w.rated.pk], GET, None, (LOGIN, 403, 403, 200, 200)),
+    ("models_ml:prediction_panel", lambda w: [w.rated.pk], GET, None, (LOGIN, 404, 403, 200, 200)),
     # partners (fine-tuning jobs, role cards, model versions): staff only
     ("partners:jobs", None, GET, None, STAFF_ONLY),
     ("partners:job_create", None, GET, None, STAFF_ONLY),
@@ -257,6 +259,58 @@ def test_unknown_session_is_404_for_participants_pages(client, world):
     client.force_login(world.counselor)
     for name in ("roleplay:session", "roleplay:session_setup", "roleplay:session_reschedule"):
         assert client.get(reverse(name, args=[999999])).status_code == 404
+
+
+SESSION_SCOPED = [
+    "roleplay:session",
+    "roleplay:session_setup",
+    "roleplay:session_reschedule",
+    "feedback:form",
+    "feedback:result",
+    "feedback:result_fragment",
+    "models_ml:prediction_panel",
+    "coaching:timeline",
+    "coaching:timeline_body",
+    "coaching:live_panel",
+]
+
+
+@pytest.mark.parametrize("name", SESSION_SCOPED)
+def test_a_stranger_gets_the_same_404_for_an_existing_and_an_unknown_session(client, world, settings, name):
+    app = name.split(":")[0]
+    if app == "coaching" and "models_ml.coaching" not in settings.INSTALLED_APPS:
+        pytest.skip("models_ml.coaching is not installed")
+    client.force_login(world.stranger)
+    existing = client.get(reverse(name, args=[world.rated.pk]))
+    unknown = client.get(reverse(name, args=[999999]))
+    assert existing.status_code == unknown.status_code == 404
+
+
+def test_every_response_to_a_signed_in_user_is_never_cached(client, world, settings):
+    """Walks the permission matrix: transcripts, feedback, predictions, coaching and exports
+    (and every other dynamic page) carry Cache-Control: no-store, private."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    client.force_login(world.staff)
+    checked = 0
+    for name, args, method, _data, _expected in MATRIX:
+        if (name.startswith(("partners:", "practice:")) and world.job is None) or method != GET:
+            continue
+        try:
+            url = reverse(name, args=args(world) if args else None)
+        except Exception:  # an app of this row is not installed in this tree
+            continue
+        response = client.get(url)
+        cache_control = response.get("Cache-Control", "")
+        assert "no-store" in cache_control and "private" in cache_control, (name, response.status_code, cache_control)
+        checked += 1
+    response = client.post(reverse("dataset:export"), {"subset": "all", "fmt": "jsonl"})
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    client.force_login(world.counselor)
+    for session in (world.live, world.rated):  # the participant's own transcript and result
+        for name in ("roleplay:session", "feedback:result", "models_ml:prediction_panel"):
+            response = client.get(reverse(name, args=[session.pk]))
+            assert "no-store" in response.get("Cache-Control", ""), name
+    assert checked > 30
 
 
 # --- participants see only their own data -------------------------------------------------
@@ -386,7 +440,7 @@ def _ws_headers(user, origin: bytes = b"http://localhost") -> list[tuple[bytes, 
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
-    headers = [(b"origin", origin)]
+    headers = [(b"origin", origin), (b"host", b"localhost")]
     if user is not None:
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
@@ -415,7 +469,7 @@ async def test_websocket_permission(who):
     user = None if who == "anonymous" else w[who]
     headers = await sync_to_async(_ws_headers)(user)
     communicator = WebsocketCommunicator(application, f"/ws/sessions/{w['session'].pk}/", headers=headers)
-    connected, detail = await communicator.connect(timeout=5)
+    connected, detail = await handshake(communicator, timeout=5)
     accepted, what = WS_EXPECTED[who]
     assert connected is accepted
     if accepted:
@@ -427,7 +481,17 @@ async def test_websocket_permission(who):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("origin", [b"http://evil.example", b"null", b"http://localhost.evil.example"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"http://evil.example",
+        b"null",
+        b"http://localhost.evil.example",
+        b"http://localhost:1234",
+        b"https://localhost",
+        b"ws://localhost",
+    ],
+)
 async def test_websocket_from_a_foreign_origin_is_refused_even_for_a_participant(origin):
     from kokoro_site.asgi import application
 

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "axes",
+    "csp",
     "roleplay",
     "feedback",
     "models_ml.jobs",
@@ -47,6 +48,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "kokoro_site.middleware.never_cache_middleware",  # no-store, private on every page (issue 14)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -88,8 +91,15 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the web server and a worker share the embedded database.
+    # BEGIN IMMEDIATE: a write transaction takes the lock when it starts, so concurrent writers
+    # wait out the busy timeout instead of failing at once with "database is locked" (a
+    # deferred transaction upgrading its read lock ignores the timeout).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;",
+        }
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
@@ -117,7 +127,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` writes (served by whitenoise).
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -195,6 +206,51 @@ KOKORO_DEFAULT_SESSION_MINUTES = env.int("KOKORO_DEFAULT_SESSION_MINUTES", defau
 KOKORO_CHAT_RATE_LIMIT = env.int("KOKORO_CHAT_RATE_LIMIT", default=30)
 # W of that limit, in seconds.
 KOKORO_CHAT_RATE_WINDOW_S = env.int("KOKORO_CHAT_RATE_WINDOW_S", default=10)
+
+# --- Security and production (issue 14) -------------------------------------------------
+# Per-socket frame limits (roleplay/socket_throttle.py), per KOKORO_CHAT_RATE_WINDOW_S.
+# Frames of any type per socket and window:
+KOKORO_CHAT_FRAME_LIMIT = env.int("KOKORO_CHAT_FRAME_LIMIT", default=120)
+# `sync` frames per socket and window:
+KOKORO_CHAT_SYNC_LIMIT = env.int("KOKORO_CHAT_SYNC_LIMIT", default=20)
+# Typing frames are forwarded to the partner at most once per this many seconds:
+KOKORO_CHAT_TYPING_INTERVAL_S = env.float("KOKORO_CHAT_TYPING_INTERVAL_S", default=1.0)
+# Content-Security-Policy (django-csp 4): scripts only from this site, never inline (the pages
+# pass values through data- attributes and json_script); inline styles stay allowed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+# Log-ins end when the browser closes, or after this many idle minutes (each request, and each
+# chat frame, counts as activity; open sockets close when the login ends, docs/protocol.md).
+KOKORO_SESSION_IDLE_MINUTES = env.int("KOKORO_SESSION_IDLE_MINUTES", default=60)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = KOKORO_SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+# Mail (password reset): DJANGO_EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.org:587;
+# the console backend (mail printed to the log) when unset.
+vars().update(env.email_url("DJANGO_EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="KokoroChat <noreply@localhost>")
+# Password-reset requests per e-mail address in KOKORO_PASSWORD_RESET_WINDOW_S:
+KOKORO_PASSWORD_RESET_PER_ADDRESS = env.int("KOKORO_PASSWORD_RESET_PER_ADDRESS", default=3)
+# Password-reset requests per client IP in KOKORO_PASSWORD_RESET_WINDOW_S:
+KOKORO_PASSWORD_RESET_PER_IP = env.int("KOKORO_PASSWORD_RESET_PER_IP", default=10)
+# The window (seconds) of both password-reset limits:
+KOKORO_PASSWORD_RESET_WINDOW_S = env.int("KOKORO_PASSWORD_RESET_WINDOW_S", default=3600)
+# Failed log-ins from one IP address across all user names before it is locked out for
+# AXES_COOLOFF_TIME (django-axes already locks a user name + IP pair after AXES_FAILURE_LIMIT).
+KOKORO_LOGIN_IP_FAILURE_LIMIT = env.int("KOKORO_LOGIN_IP_FAILURE_LIMIT", default=15)
+# --- end of issue 14 block ----------------------------------------------------------------
 
 # --- django-axes (log-in attempt limits) ---------------------------------------------
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)

@@ -19,6 +19,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Mail goes out by SMTP here (DJANGO_EMAIL_URL); never to the console, where reset links would land in the log.
+vars().update(env.email_url("DJANGO_EMAIL_URL", default="smtp://localhost:25"))
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

@@ -8,6 +8,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 KOKORO_CHAT_RATE_LIMIT = env.int("KOKORO_CHAT_RATE_LIMIT", default=1000)
+# The fuzz and load tests send thousands of frames on one socket; the limits' own tests set them.
+KOKORO_CHAT_FRAME_LIMIT = env.int("KOKORO_CHAT_FRAME_LIMIT", default=100_000)
+KOKORO_CHAT_SYNC_LIMIT = env.int("KOKORO_CHAT_SYNC_LIMIT", default=100_000)
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

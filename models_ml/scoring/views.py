@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
 from kokoro_site.permissions import staff_required
@@ -15,6 +16,8 @@ from .selectors import prediction_errors, prediction_list
 def prediction_panel(request, session_id: int):
     """The panel's body (re-fetched by prediction_panel.js when a prediction/feedback frame arrives)."""
     session = get_object_or_404(Session.objects.select_related("counselor", "client"), pk=session_id)
+    if not request.user.is_staff and session.role_of(request.user) is None:
+        raise Http404  # not a participant: as if the session did not exist (no enumeration)
     if not (request.user.is_staff or request.user.pk == session.counselor_id):
         raise PermissionDenied
     return render(request, "models_ml/_prediction_body.html", {"pc": panel_context(session)})

@@ -82,7 +82,8 @@ def message_create(
     if role is None:
         raise ChatError("read_only", ERR_READ_ONLY)
     if client_msg_id is not None:
-        existing = Message.objects.filter(session_id=session_id, client_msg_id=client_msg_id).first()
+        # Per sender: an id the partner used is not ours (never answer with the partner's message).
+        existing = Message.objects.filter(session_id=session_id, sender=user, client_msg_id=client_msg_id).first()
         if existing is not None:
             return StoredMessage(existing, created=False)
     text = message_text_clean(text)

@@ -1,14 +1,17 @@
 """Sign-up, log-in (with the django-axes lockout page) and the profile page."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, PasswordResetView
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kokoro_site.ratelimit import rate_allow
 from roleplay.forms import ProfileForm, SignupForm, add_service_errors
 from roleplay.services.accounts import profile_ensure, profile_update, user_signup
 
@@ -16,6 +19,7 @@ MSG_SIGNED_UP = _("Welcome! Your account has been created.")
 MSG_PROFILE_SAVED = _("Your profile has been saved.")
 LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOCKOUT_STATUS = 429
+ERR_RESET_TOO_MANY = _("Too many password reset requests. Please try again later.")
 
 
 def lockout_context(request: HttpRequest, credentials: dict | None = None) -> dict:
@@ -39,6 +43,11 @@ class KokoroLoginView(LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
+    def post(self, request, *args, **kwargs):
+        if ip_locked_out(request):  # too many failures from this address, whatever the user names
+            return lockout_response(request)
+        return super().post(request, *args, **kwargs)
+
     def form_invalid(self, form):
         if getattr(self.request, "axes_locked_out", False):
             response = lockout_response(self.request, credentials=getattr(self.request, "axes_credentials", None))
@@ -46,6 +55,42 @@ class KokoroLoginView(LoginView):
             self.request.axes_locked_out = False
             return response
         return super().form_invalid(form)
+
+
+def client_ip(request: HttpRequest) -> str:
+    return getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR", "")
+
+
+def ip_locked_out(request: HttpRequest) -> bool:
+    """``KOKORO_LOGIN_IP_FAILURE_LIMIT`` failed log-ins from this IP within the cool-off, summed
+    over every user name (django-axes' own count is per user name + IP)."""
+    from axes.helpers import get_cool_off
+    from axes.models import AccessAttempt
+    from django.db.models import Sum
+
+    cool_off = get_cool_off(request)
+    attempts = AccessAttempt.objects.filter(ip_address=client_ip(request))
+    if cool_off:
+        attempts = attempts.filter(attempt_time__gte=timezone.now() - cool_off)
+    failures = attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+    return failures >= settings.KOKORO_LOGIN_IP_FAILURE_LIMIT
+
+
+class KokoroPasswordResetView(PasswordResetView):
+    """Django's password reset, limited per e-mail address and per client IP (429 beyond)."""
+
+    def form_valid(self, form):
+        window = settings.KOKORO_PASSWORD_RESET_WINDOW_S
+        address = form.cleaned_data["email"].strip().lower()
+        allowed = rate_allow(
+            key=f"reset-ip:{client_ip(self.request)}", limit=settings.KOKORO_PASSWORD_RESET_PER_IP, window_s=window
+        ) and rate_allow(
+            key=f"reset-address:{address}", limit=settings.KOKORO_PASSWORD_RESET_PER_ADDRESS, window_s=window
+        )
+        if not allowed:
+            form.add_error(None, ERR_RESET_TOO_MANY)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_valid(form)
 
 
 def signup(request: HttpRequest) -> HttpResponse:

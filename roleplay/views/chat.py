@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from roleplay.models import EndReason, Role, SessionStatus
+from roleplay.models import EndReason, Role, SessionStatus, TranscriptReadChannel
 from roleplay.selectors.chat import (
     OBSERVER,
     message_frame,
@@ -20,6 +20,7 @@ from roleplay.selectors.chat import (
     participant_name,
     session_get_for_user,
 )
+from roleplay.services.audit import transcript_read_log
 from roleplay.services.sessions import SessionError, session_end, session_end_if_overdue, session_next_url
 
 TEMPLATES = {
@@ -50,6 +51,8 @@ JS_STRINGS = {
 @login_required
 def session_room(request: HttpRequest, pk: int) -> HttpResponse:
     session, role = session_get_for_user(session_id=pk, user=request.user)
+    if role == OBSERVER:  # staff watching someone else's session: audit-logged
+        transcript_read_log(user=request.user, session_id=session.pk, channel=TranscriptReadChannel.ROOM)
     session_end_if_overdue(session=session)
     history = messages_after(session_id=session.pk, after=0, limit=100_000)
     partner = {Role.COUNSELOR: session.client, Role.CLIENT: session.counselor}.get(role)

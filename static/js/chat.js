@@ -37,6 +37,7 @@
   let ws = null;
   let connected = false;
   let attempt = 0;
+  let welcomed = false; // a hello arrived: a later 4401 means the login ended (log-out, password change, expiry)
   let reconnectTimer = null;
   let syncInFlight = false;
   let typingSentAt = 0;
@@ -157,6 +158,7 @@
   function handle(frame) {
     switch (frame.type) {
       case "hello":
+        welcomed = true;
         status = frame.status;
         endsAt = Date.parse(frame.ends_at);
         startsAt = Date.parse(frame.starts_at);
@@ -234,6 +236,8 @@
       syncInFlight = false;
       refreshComposer();
       if (presenceBox && myRole !== "observer") { presenceBox.dataset.online = "false"; presenceBox.textContent = t.offline; }
+      // The login ended: reload, which shows the log-in page (or reconnects if still signed in).
+      if (ev.code === 4401 && welcomed) { window.location.reload(); return; }
       if (CLOSE_NO_RETRY.includes(ev.code)) { setConn("", false); return; }
       setConn(t.reconnecting || "", false);
       const delay = Math.min(15000, 500 * Math.pow(2, attempt)) * (0.75 + Math.random() * 0.5);

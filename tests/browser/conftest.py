@@ -5,6 +5,7 @@ The server shares the test database, so tests using it need committed data
 """
 
 import os
+import re
 import socket
 import threading
 import time
@@ -86,16 +87,74 @@ def _playwright():
         yield pw
 
 
+# Every page reports Content-Security-Policy violations (the policy is in settings.base).
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__kokoroCspViolation({directive: e.violatedDirective, blocked: e.blockedURI,
+                               source: e.sourceFile, line: e.lineNumber, sample: e.sample});
+});
+"""
+
+
+def watch_csp(context, violations: list) -> None:
+    """Record every CSP violation of ``context``'s pages (events and console reports)."""
+    context.expose_binding("__kokoroCspViolation", lambda source, v: violations.append(v))
+    context.add_init_script(CSP_LISTENER)
+
+    def on_console(message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    context.on("page", lambda page: page.on("console", on_console))
+
+
 @pytest.fixture
-def browser(_playwright, monkeypatch):
+def csp_violations() -> list:
+    return []
+
+
+def wait_for_function_without_eval(page, expression: str, *, arg=None, timeout: float | None = None, polling=None):
+    """``Page.wait_for_function`` polls its predicate with eval() inside the page, which the
+    site's CSP (no 'unsafe-eval') forbids; this polls from Python instead (``evaluate`` is not
+    subject to the page's CSP), with the same expression / function semantics."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    source = expression.strip()
+    if source.startswith(("function", "async")) or re.match(r"^(\([^)]*\)|[A-Za-z_$][\w$]*)\s*=>", source):
+        check, value = f"(a) => !!(({source})(a))", arg
+    else:
+        check, value = f"() => !!({source})", None
+    deadline = time.monotonic() + (30_000 if timeout is None else timeout) / 1000
+    while not page.evaluate(check, value):
+        if time.monotonic() > deadline:
+            raise PlaywrightTimeoutError(f"wait_for_function timed out: {source}")
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def browser(_playwright, monkeypatch, csp_violations):
     # Playwright's sync API keeps an event loop in this thread; the ORM calls made by the
     # test body itself are still synchronous, so Django's async-safety guard is lifted here only.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import Page
+
+    monkeypatch.setattr(Page, "wait_for_function", wait_for_function_without_eval)
     b = _playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    new_context = b.new_context
+
+    def watched_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        watch_csp(context, csp_violations)
+        return context
+
+    b.new_context = watched_context
     try:
         yield b
     finally:
         b.close()
+    # Every browser test runs under the site's CSP: any violation fails it.
+    assert csp_violations == [], f"Content-Security-Policy violations: {csp_violations}"
 
 
 def login(

@@ -82,19 +82,28 @@ def test_staff_browse_lists_sessions(staff_client, imported):
     ],
 )
 def test_staff_search_filters(staff_client, imported, params, expected):
-    response = staff_client.get(reverse("dataset:sessions"), params)
+    response = staff_client.post(reverse("dataset:sessions"), params)
     found = {s.feedback.evaluation_id for s in response.context["page"].object_list}
     assert found == expected
 
 
+def test_the_search_term_travels_by_post_only_never_in_the_url(staff_client, imported):
+    by_post = staff_client.post(reverse("dataset:sessions"), {"q": "宿題", "page": "1"})
+    assert {s.feedback.evaluation_id for s in by_post.context["page"].object_list} == {2}
+    html = by_post.content.decode()
+    assert 'method="post" id="dataset-search"' in html and "q=" not in html  # no term in any link
+    in_url = staff_client.get(reverse("dataset:sessions"), {"q": "宿題"})  # ignored: every session listed
+    assert in_url.context["page"].paginator.count == by_post.context["page"].paginator.count + 1
+
+
 def test_search_with_inverted_score_range_shows_error(staff_client, imported):
-    response = staff_client.get(reverse("dataset:sessions"), {"score_min": 80, "score_max": 10})
+    response = staff_client.post(reverse("dataset:sessions"), {"score_min": 80, "score_max": 10})
     assert str(ERR_SCORE_ORDER) in response.content.decode()
     assert response.context["page"].paginator.count == 0
 
 
 def test_htmx_search_returns_only_the_table(staff_client, imported):
-    response = staff_client.get(reverse("dataset:sessions"), {"q": "宿題"}, headers={"HX-Request": "true"})
+    response = staff_client.post(reverse("dataset:sessions"), {"q": "宿題"}, headers={"HX-Request": "true"})
     body = response.content.decode()
     assert "<html" not in body and "部活動の悩み" in body and "dataset-table" in body
 
@@ -175,7 +184,7 @@ def test_session_without_feedback_is_listed_and_readable(staff_client):
     from tests.factories import MessageFactory
 
     message = MessageFactory(text="評価前の会話です。")
-    response = staff_client.get(reverse("dataset:sessions"), {"q": "評価前"})
+    response = staff_client.post(reverse("dataset:sessions"), {"q": "評価前"})
     assert [s.pk for s in response.context["page"].object_list] == [message.session_id]
     detail = staff_client.get(reverse("dataset:session_detail", args=[message.session_id])).content.decode()
     assert "評価前の会話です。" in detail and "feedback" not in response.context

@@ -106,8 +106,11 @@ def test_post_by_anyone_but_the_client_is_forbidden_and_stores_nothing(client, w
     session = ended_session()
     user = {"counselor": session.counselor, "stranger": UserFactory(), "staff": UserFactory(is_staff=True)}[who]
     response = as_user(client, user).post(form_url(session), post_data())
-    assert response.status_code == 403
-    assert_shows(response, ERR_NOT_CLIENT)
+    if who == "stranger":  # not a participant: as if the session did not exist
+        assert response.status_code == 404
+    else:
+        assert response.status_code == 403
+        assert_shows(response, ERR_NOT_CLIENT)
     assert not Feedback.objects.exists()
 
 
@@ -193,13 +196,13 @@ def test_counselor_sees_total_items_by_aspect_and_screenings(client):
     assert response.context["breakdown"]["screenings"][2]["checked"] is True
 
 
-@pytest.mark.parametrize("who", ["client", "stranger"])
-def test_result_is_forbidden_to_the_client_and_to_strangers(client, who):
+@pytest.mark.parametrize(("who", "status"), [("client", 403), ("stranger", 404)])
+def test_result_is_forbidden_to_the_client_and_not_found_for_strangers(client, who, status):
     feedback = FeedbackFactory()
     user = feedback.client if who == "client" else UserFactory()
-    assert as_user(client, user).get(result_url(feedback.session)).status_code == 403
+    assert as_user(client, user).get(result_url(feedback.session)).status_code == status
     fragment = reverse("feedback:result_fragment", args=[feedback.session_id])
-    assert client.get(fragment).status_code == 403
+    assert client.get(fragment).status_code == status
 
 
 def test_staff_sees_the_result_with_a_transcript_link(client):

@@ -124,18 +124,20 @@ async def test_full_asgi_stack_authenticates_by_session_cookie_and_checks_origin
     session = await make_session()
     cookie = await _cookie_for(session.client)
     path = f"/ws/sessions/{session.pk}/"
-    headers = [(b"origin", b"http://localhost"), (b"cookie", f"sessionid={cookie}".encode())]
+    headers = [(b"origin", b"http://localhost"), (b"cookie", f"sessionid={cookie}".encode()), (b"host", b"localhost")]
     comm = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await comm.connect(timeout=TIMEOUT)
     assert connected
     assert (await receive_type(comm, "hello"))["role"] == "client"
     await comm.disconnect()
 
-    anonymous = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost")])
-    connected, code = await anonymous.connect(timeout=TIMEOUT)
+    anonymous = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost"), headers[2]])
+    connected, code = await chat_sockets.handshake(anonymous, timeout=TIMEOUT)
     assert not connected and code == CLOSE_ANONYMOUS
 
-    foreign_origin = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://evil.example"), headers[1]])
+    foreign_origin = WebsocketCommunicator(
+        application, path, headers=[(b"origin", b"http://evil.example"), *headers[1:]]
+    )
     connected, _ = await foreign_origin.connect(timeout=TIMEOUT)
     assert not connected
 
