@@ -20,6 +20,11 @@ THANKS_RE = re.compile(r"ありがと|感謝|助かり|楽にな|すっきり|�
 
 @dataclass
 class FeatureConfig:
+    # "dense": fast n-grams (exact frequent columns + a signed sketch of the rest, dense BLAS ridge);
+    # "sparse": the first version (scikit-learn char TF-IDF, sparse Gram matrix; about 4x slower).
+    engine: str = "dense"
+    dense_per_block: int = 4000  # dense engine: the most frequent n-grams of a block keep a column
+    sketch_per_block: int = 2048  # dense engine: hash buckets for the rest of the block's vocabulary
     ngram_min: int = 1
     ngram_max: int = 3
     max_features_client: int = 40000
@@ -27,7 +32,9 @@ class FeatureConfig:
     max_features_tail: int = 15000
     min_df: int = 3
     tail_utterances: int = 6  # the client's last utterances get their own vocabulary
-    use_ids: bool = True
+    # Participant ids (one-hot client and counselor): research only. The product predicts the
+    # session from its text, not the person (issue 18); `train_scorer --with-ids` turns them on.
+    use_ids: bool = False
     id_min_count: int = 1
     # Relative weights of the feature blocks (the ridge penalty is shared).
     w_client: float = 1.0
@@ -35,6 +42,8 @@ class FeatureConfig:
     w_tail: float = 1.0
     w_ids: float = 1.0
     w_stats: float = 0.3
+    # Decoding: per-item ordinal cut points tuned on validation instead of a single rounding offset.
+    ordinal_cuts: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)

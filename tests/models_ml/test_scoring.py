@@ -103,7 +103,7 @@ def test_evaluation_follows_the_protocol_and_reports_markdown():
     assert len(res["per_item"]) == 20
     assert set(res["screening"]) == {"S1", "S2", "S3", "any"}
     md = report_markdown([res])
-    assert "Test seed 1" in md and "| average |" in md
+    assert "Test seed 1" in md and "| average (± std over seeds) |" in md
 
 
 def test_folder_loader_reads_the_published_format(tmp_path):
