@@ -374,3 +374,21 @@ def report_markdown(results: list[dict]) -> str:
                 lines += _confusion_markdown(it)
         lines += [f"Wall time: {res['wall_seconds']} s", ""]
     return "\n".join(lines)
+
+
+def evaluation_summary(res: dict) -> dict:
+    """The figures a model page shows (and a model row stores): the model and both baselines on one split."""
+    metric_keys = ("acc", "acc_soft", "mae")
+    return {
+        "split": res["split"],
+        "test_seed": res["test_seed"],
+        "seeds": res["seeds"],
+        "sessions": res["sessions"],
+        "test_size": res["test_size"],
+        "use_ids": res.get("use_ids"),
+        "model": {k: res["average"][k]["mean"] for k in metric_keys},
+        "std_over_seeds": {k: res["average"][k]["std"] for k in metric_keys},
+        "std_over_items": res.get("item_std"),
+        "baselines": {name: {k: b[k]["mean"] for k in metric_keys} for name, b in (res.get("baselines") or {}).items()},
+        "seen_rater_share": (res.get("baselines") or {}).get("rater_mean", {}).get("seen_rater_share"),
+    }
