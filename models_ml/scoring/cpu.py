@@ -15,7 +15,6 @@ from sklearn.linear_model import LogisticRegression
 
 from feedback.items import ITEM_MAX, ITEM_MIN, SCREENINGS, compute_total
 
-from .dense import DenseFeaturizer
 from .features import DialogueFeaturizer, FeatureConfig
 from .metrics import item_metrics
 from .records import LabelledDialogue
@@ -27,7 +26,7 @@ SCREENING_MIN_POSITIVES = 2  # fewer positives in training: the flag's classifie
 
 @dataclass
 class CpuModel:
-    featurizer: DialogueFeaturizer | DenseFeaturizer
+    featurizer: DialogueFeaturizer
     weights: np.ndarray  # (features, 20)
     bias: np.ndarray  # (20,)
     offsets: np.ndarray  # (20,) added before rounding
@@ -84,9 +83,8 @@ def cut_items(raw: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     return (raw[:, :, None] >= cuts[None, :, :]).sum(axis=2).astype(int) + ITEM_MIN
 
 
-def make_featurizer(config: FeatureConfig | None):
-    config = config or FeatureConfig()
-    return DialogueFeaturizer(config) if config.engine == "sparse" else DenseFeaturizer(config)
+def make_featurizer(config: FeatureConfig | None) -> DialogueFeaturizer:
+    return DialogueFeaturizer(config or FeatureConfig())
 
 
 def _dual_ridge(k_train: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
@@ -168,8 +166,8 @@ def train_cpu_model(
 ) -> CpuModel:
     """Fit on ``train``; choose alpha, rounding offsets and screening thresholds on ``val``."""
     t0 = time.monotonic()
-    fz = make_featurizer(config).fit(train)
-    x_tr, x_va = fz.transform(train), fz.transform(val)
+    fz = make_featurizer(config)
+    x_tr, x_va = fz.fit_transform(train), fz.transform(val)
     if log:
         log(f"features: {x_tr.shape[1]} columns ({time.monotonic() - t0:.1f}s)")
     k_tr = gram(x_tr, x_tr)
@@ -179,15 +177,27 @@ def train_cpu_model(
     return model
 
 
-def gram(a, b) -> np.ndarray:
-    """K = A B^T: dense BLAS (single precision) for the dense engine, sparse product otherwise."""
-    if sparse.issparse(a):
-        return np.asarray((a @ b.T).todense(), dtype=np.float64)
-    return a @ b.T
+GRAM_DENSE_COLUMNS = 12000  # the most frequent columns go through BLAS, the long tail through a sparse product
+
+
+def gram(a, b, *, dense_columns: int = GRAM_DENSE_COLUMNS) -> np.ndarray:
+    """K = A B^T (single precision). A sparse product costs the sum over columns of (column count)²,
+    which the frequent character n-grams make huge; those columns are multiplied densely (BLAS) and
+    only the long tail sparsely: the same K, several times faster."""
+    if not sparse.issparse(a):
+        return np.asarray(a @ b.T, dtype=np.float32)
+    a, b = sparse.csc_matrix(a, dtype=np.float32), sparse.csc_matrix(b, dtype=np.float32)
+    counts = np.diff(b.indptr) + np.diff(a.indptr)
+    order = np.argsort(-counts, kind="stable")
+    head, tail = np.sort(order[:dense_columns]), np.sort(order[dense_columns:])
+    k = a[:, head].toarray() @ b[:, head].toarray().T
+    if len(tail):
+        k += (a[:, tail].tocsr() @ b[:, tail].tocsr().T).toarray()
+    return k
 
 
 def fit_from_matrices(
-    fz: DialogueFeaturizer | DenseFeaturizer,
+    fz: DialogueFeaturizer,
     x_tr: sparse.csr_matrix,
     k_tr: np.ndarray,
     k_va: np.ndarray,

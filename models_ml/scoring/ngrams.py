@@ -59,19 +59,12 @@ class CharNgramTfidf:
     def __init__(self, *, n_min: int = 1, n_max: int = 3, min_df: int = 1, max_features: int | None = None):
         self.n_min, self.n_max, self.min_df, self.max_features = n_min, n_max, min_df, max_features
 
-    def _counts(self, texts: list[str]) -> sparse.csr_matrix:
-        docs, keys = ngram_keys(texts, n_min=self.n_min, n_max=self.n_max)
-        col = np.searchsorted(self.vocabulary_, keys)
-        col[col >= len(self.vocabulary_)] = 0
-        known = self.vocabulary_[col] == keys if len(self.vocabulary_) else np.zeros(len(keys), dtype=bool)
-        m = sparse.csr_matrix(
-            (np.ones(int(known.sum()), dtype=np.float32), (docs[known], col[known])),
-            shape=(len(texts), len(self.vocabulary_)),
-        )
-        m.sum_duplicates()
-        return m
-
     def fit(self, texts: list[str]) -> CharNgramTfidf:
+        self._fit(texts)
+        return self
+
+    def _fit(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Choose the vocabulary; returns (document, column or -1) of every n-gram, for fit_transform."""
         docs, keys = ngram_keys(texts, n_min=self.n_min, n_max=self.n_max)
         # np.unique(return_inverse=True) is several times slower than a sort and a search.
         ordered = np.sort(keys)
@@ -92,17 +85,41 @@ class CharNgramTfidf:
         self.tf_ = tf[keep]
         n = len(texts)
         self.idf_ = (np.log((1 + n) / (1 + df[keep])) + 1).astype(np.float32)
-        return self
+        column = np.full(len(vocab), -1, dtype=np.int64)
+        column[keep] = np.arange(len(keep))
+        return docs, column[index]
 
-    def transform(self, texts: list[str]) -> sparse.csr_matrix:
-        m = self._counts(texts)
+    def _matrix(self, docs: np.ndarray, col: np.ndarray, n_docs: int) -> sparse.csr_matrix:
+        known = col >= 0
+        m = sparse.csr_matrix(
+            (np.ones(int(known.sum()), dtype=np.float32), (docs[known], col[known])),
+            shape=(n_docs, len(self.vocabulary_)),
+        )
+        m.sum_duplicates()
+        return m
+
+    def _counts(self, texts: list[str]) -> sparse.csr_matrix:
+        docs, keys = ngram_keys(texts, n_min=self.n_min, n_max=self.n_max)
+        col = np.searchsorted(self.vocabulary_, keys)
+        col[col >= len(self.vocabulary_)] = 0
+        if len(self.vocabulary_):
+            col[self.vocabulary_[col] != keys] = -1
+        else:
+            col[:] = -1
+        return self._matrix(docs, col, len(texts))
+
+    def _weigh(self, m: sparse.csr_matrix) -> sparse.csr_matrix:
         m.data = (np.log(m.data) + 1) * self.idf_[m.indices]
         norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         return sparse.csr_matrix(sparse.diags(1.0 / norms).astype(np.float32) @ m)
 
+    def transform(self, texts: list[str]) -> sparse.csr_matrix:
+        return self._weigh(self._counts(texts))
+
     def fit_transform(self, texts: list[str]) -> sparse.csr_matrix:
-        return self.fit(texts).transform(texts)
+        docs, col = self._fit(texts)
+        return self._weigh(self._matrix(docs, col, len(texts)))
 
     @property
     def n_features(self) -> int:
