@@ -135,15 +135,15 @@ def test_predictions_page_shows_the_active_scorer_on_both_splits_beside_the_base
     )
     client.force_login(UserFactory(is_staff=True))
     html = client.get(reverse("models_ml:predictions")).content.decode()
-    assert row.version in html and "text only" in html
+    assert row.version in html and "テキストのみ" in html  # "text only", in the default Japanese UI
     assert 'data-split="random"' in html and 'data-split="client"' in html
     for figure in ("44.12", "0.6712", "41.07", "0.7151", "36.75", "0.8390", "37.93", "84.84"):
         assert figure in html
-    assert "seeds 0, 1, 2, 3, 4" in html
+    assert "シード 0, 1, 2, 3, 4" in html
 
 
 @pytest.mark.django_db
 def test_predictions_page_says_when_no_scorer_is_active(client):
     client.force_login(UserFactory(is_staff=True))
     html = client.get(reverse("models_ml:predictions")).content.decode()
-    assert "No scorer is active yet." in html
+    assert "有効な自動評価モデルはまだありません。" in html  # "No scorer is active yet."
