@@ -20,6 +20,7 @@ from .metrics import item_metrics
 from .records import LabelledDialogue
 
 ALPHAS = (1.0, 3.0, 10.0)
+DECODINGS = ("round", "offsets", "cuts")
 OFFSETS = np.round(np.arange(-0.5, 0.501, 0.05), 3)
 SCREENING_MIN_POSITIVES = 2  # fewer positives in training: the flag's classifier is not trained
 
@@ -223,8 +224,11 @@ def fit_from_matrices(
             best = (mae, a, dual, raw)
     _, alpha, dual, raw_va = best
     weights = np.asarray(x_tr.T @ dual, dtype=np.float32)
-    offsets = _tune_offsets(raw_va, y_va)
-    cuts = _tune_cuts(raw_va, y_va, offsets) if getattr(fz.config, "ordinal_cuts", False) else None
+    decoding = getattr(fz.config, "decoding", "offsets")
+    if decoding not in DECODINGS:
+        raise ValueError(f"unknown decoding {decoding!r}: one of {', '.join(DECODINGS)}")
+    offsets = np.zeros(y_va.shape[1]) if decoding == "round" else _tune_offsets(raw_va, y_va)
+    cuts = _tune_cuts(raw_va, y_va, offsets) if decoding == "cuts" else None
     s_tr = np.array([r.screening for r in train], dtype=bool)
     s_va = np.array([r.screening for r in val], dtype=bool)
     classifiers, thresholds = [], []
