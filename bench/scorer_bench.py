@@ -1,10 +1,12 @@
 """Auto-scorer benchmark on the published KokoroChat data (read from KOKOROCHAT_DIR, never copied).
 
     KOKOROCHAT_DIR=/work/shared/kokorochat/kokorochat_dialogues \
-    python bench/scorer_bench.py [--skip-eval] [--test-seeds 0,1] [--seeds 0,1,2,3,4] [--out results.json]
+    python bench/scorer_bench.py [--skip-eval] [--test-seeds 0,1] [--seeds 0,1,2,3,4] [--split random|client|counselor]
+        [--with-ids] [--decoding round|offsets|cuts] [--out results.json]
 
 Measures: training on the full data (90/10 train/validation, as `train_scorer`), saving and
-loading the versioned model file (with checksum), the median time to score one 100-message
+loading the versioned model file (with checksum); wall and CPU seconds and the load average
+(the machine is shared: the CPU seconds are the comparable figure), the median time to score one 100-message
 session (CPU backend, features included), and the paper's protocol (5 seeds × test seeds).
 """
 
@@ -34,6 +36,7 @@ from models_ml.scoring.artifacts import load_model, save_model  # noqa: E402
 from models_ml.scoring.backends import CpuScorer  # noqa: E402
 from models_ml.scoring.cpu import train_cpu_model  # noqa: E402
 from models_ml.scoring.evaluation import evaluate_cpu, report_markdown  # noqa: E402
+from models_ml.scoring.features import FeatureConfig  # noqa: E402
 from models_ml.scoring.records import LabelledDialogue, load_folder  # noqa: E402
 
 
@@ -59,7 +62,11 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--out", default="")
+    ap.add_argument("--split", default="random", choices=["random", "client", "counselor"])
+    ap.add_argument("--with-ids", action="store_true", help="research: participant ids as features")
+    ap.add_argument("--decoding", default="round", choices=["round", "offsets", "cuts"])
     args = ap.parse_args()
+    config = FeatureConfig(use_ids=args.with_ids, decoding=args.decoding)
     out: dict = {}
 
     t = time.monotonic()
@@ -72,12 +79,16 @@ def main() -> None:
     random.Random(0).shuffle(order)
     n_val = len(records) // 10
     val, train = [records[i] for i in order[:n_val]], [records[i] for i in order[n_val:]]
-    t = time.monotonic()
-    model = train_cpu_model(train, val, log=lambda m: print("  " + m, flush=True))
+    t, cpu, load = time.monotonic(), time.process_time(), os.getloadavg()[0]
+    model = train_cpu_model(train, val, config=config, log=lambda m: print("  " + m, flush=True))
     out["train_seconds"] = round(time.monotonic() - t, 1)
+    out["train_cpu_seconds"] = round(time.process_time() - cpu, 1)
+    out["load_average"] = [round(load, 1), round(os.getloadavg()[0], 1)]
+    out["config"] = config.as_dict()
     out["train_validation"] = model.info["validation"]
     print(
-        f"trained on {len(train)} (+{len(val)} validation) in {out['train_seconds']} s: {model.info['validation']}",
+        f"trained on {len(train)} (+{len(val)} validation) in {out['train_seconds']} s wall, "
+        f"{out['train_cpu_seconds']} s CPU (load {out['load_average']}): {model.info['validation']}",
         flush=True,
     )
 
@@ -110,7 +121,14 @@ def main() -> None:
         seeds = tuple(int(s) for s in args.seeds.split(","))
         results = []
         for ts in (int(s) for s in args.test_seeds.split(",")):
-            res = evaluate_cpu(records, test_seed=ts, seeds=seeds, log=lambda m: print("  " + m, flush=True))
+            res = evaluate_cpu(
+                records,
+                test_seed=ts,
+                seeds=seeds,
+                config=config,
+                split=args.split,
+                log=lambda m: print("  " + m, flush=True),
+            )
             results.append(res)
             a = res["average"]
             print(

@@ -1,6 +1,7 @@
-"""The CPU scorer: char n-gram TF-IDF per role + participant ids + dialogue statistics →
-multi-output ridge regression (solved in the dual, all 20 items at once), per-item rounding
-offsets tuned on the validation split; one logistic classifier per screening item.
+"""The CPU scorer: char n-gram TF-IDF per role + dialogue statistics (+ participant ids for
+research) → multi-output ridge regression (solved in the dual, all 20 items at once), per-item
+rounding offsets (or ordinal cut points) tuned on the validation split; one logistic classifier
+per screening item.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from .features import DialogueFeaturizer, FeatureConfig
 from .metrics import item_metrics
 from .records import LabelledDialogue
 
-ALPHAS = (1.0, 3.0, 10.0)
+ALPHAS = (3.0, 10.0)  # 1.0 was never chosen on validation on the published data (docs/benchmarks.md)
+DECODINGS = ("round", "offsets", "cuts")
 OFFSETS = np.round(np.arange(-0.5, 0.501, 0.05), 3)
 SCREENING_MIN_POSITIVES = 2  # fewer positives in training: the flag's classifier is not trained
 
@@ -33,25 +35,32 @@ class CpuModel:
     screening: list  # per flag: LogisticRegression | None
     thresholds: list[float]  # per flag
     info: dict = field(default_factory=dict)
+    cuts: np.ndarray | None = None  # (20, 5) ordinal cut points; None: rounding with offsets
 
     def regress(self, records: list[LabelledDialogue]) -> np.ndarray:
         x = self.featurizer.transform(records)
         return np.asarray(x @ self.weights) + self.bias
 
+    def to_items(self, raw: np.ndarray) -> np.ndarray:
+        return cut_items(raw, self.cuts) if getattr(self, "cuts", None) is not None else round_items(raw, self.offsets)
+
     def predict_items(self, records: list[LabelledDialogue]) -> np.ndarray:
-        return round_items(self.regress(records), self.offsets)
+        return self.to_items(self.regress(records))
+
+    def screening_proba_matrix(self, x) -> np.ndarray:
+        """(sessions, 3) probabilities from a feature matrix; 0 for a flag without a classifier."""
+        n = x.shape[0]
+        return np.column_stack(
+            [clf.predict_proba(x)[:, 1] if clf is not None else np.zeros(n) for clf in self.screening]
+        )
 
     def screening_proba(self, records: list[LabelledDialogue]) -> np.ndarray:
-        x = self.featurizer.transform(records)
-        cols = [clf.predict_proba(x)[:, 1] if clf is not None else np.zeros(x.shape[0]) for clf in self.screening]
-        return np.column_stack(cols)
+        return self.screening_proba_matrix(self.featurizer.transform(records))
 
     def predict(self, records: list[LabelledDialogue]) -> list[dict]:
         x = self.featurizer.transform(records)
-        items = round_items(np.asarray(x @ self.weights) + self.bias, self.offsets)
-        probs = np.column_stack(
-            [clf.predict_proba(x)[:, 1] if clf is not None else np.zeros(x.shape[0]) for clf in self.screening]
-        )
+        items = self.to_items(np.asarray(x @ self.weights) + self.bias)
+        probs = self.screening_proba_matrix(x)
         out = []
         for row, p in zip(items, probs, strict=True):
             flags = [bool(p[k] >= self.thresholds[k]) for k in range(len(SCREENINGS))]
@@ -70,10 +79,20 @@ def round_items(raw: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(raw + offsets), ITEM_MIN, ITEM_MAX).astype(int)
 
 
+def cut_items(raw: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """Per item, the number of (sorted) cut points the raw score passes: 0..5."""
+    return (raw[:, :, None] >= cuts[None, :, :]).sum(axis=2).astype(int) + ITEM_MIN
+
+
+def make_featurizer(config: FeatureConfig | None) -> DialogueFeaturizer:
+    return DialogueFeaturizer(config or FeatureConfig())
+
+
 def _dual_ridge(k_train: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
-    """Dual coefficients A = (K + alpha I)^-1 Y."""
+    """Dual coefficients A = (K + alpha I)^-1 Y (single precision for a dense K: half the time)."""
     k = k_train + alpha * np.eye(k_train.shape[0], dtype=k_train.dtype)
-    return linalg.cho_solve(linalg.cho_factor(k, lower=True, check_finite=False), y, check_finite=False)
+    factor = linalg.cho_factor(k, lower=True, check_finite=False, overwrite_a=True)
+    return linalg.cho_solve(factor, y.astype(k.dtype), check_finite=False).astype(np.float64)
 
 
 def _tune_offsets(raw: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -86,6 +105,38 @@ def _tune_offsets(raw: np.ndarray, y: np.ndarray) -> np.ndarray:
             scores.append(np.mean(p == y[:, j]) - np.mean(np.abs(p - y[:, j])))
         best[j] = OFFSETS[int(np.argmax(scores))]
     return best
+
+
+CUT_STEPS = np.round(np.arange(-0.3, 0.301, 0.025), 3)  # each cut moves at most 0.3 from its rounding start
+
+
+def _objective(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(pred == y) - np.mean(np.abs(pred - y)))
+
+
+def _tune_cuts(raw: np.ndarray, y: np.ndarray, offsets: np.ndarray, *, passes: int = 2) -> np.ndarray:
+    """Per item, five ordinal cut points (start: rounding with the item's offset), moved one at a time
+    on validation to maximise ACC/100 - MAE, each within ±0.3 of its start and kept in order."""
+    n_cuts = ITEM_MAX - ITEM_MIN
+    cuts = np.array([[k + 0.5 - o for k in range(ITEM_MIN, ITEM_MAX)] for o in offsets])
+    for j in range(y.shape[1]):
+        start = cuts[j].copy()
+        for _ in range(passes):
+            for k in range(n_cuts):
+                lo = cuts[j, k - 1] if k else -np.inf
+                hi = cuts[j, k + 1] if k + 1 < n_cuts else np.inf
+                best_c, best_s = cuts[j, k], None
+                for step in CUT_STEPS:
+                    c = start[k] + step
+                    if not lo <= c <= hi:
+                        continue
+                    trial = cuts[j].copy()
+                    trial[k] = c
+                    score = _objective((raw[:, j, None] >= trial).sum(axis=1) + ITEM_MIN, y[:, j])
+                    if best_s is None or score > best_s + 1e-12:
+                        best_c, best_s = c, score
+                cuts[j, k] = best_c
+    return cuts
 
 
 SCREENING_DEFAULT_THRESHOLD = 0.5
@@ -116,8 +167,8 @@ def train_cpu_model(
 ) -> CpuModel:
     """Fit on ``train``; choose alpha, rounding offsets and screening thresholds on ``val``."""
     t0 = time.monotonic()
-    fz = DialogueFeaturizer(config).fit(train)
-    x_tr, x_va = fz.transform(train), fz.transform(val)
+    fz = make_featurizer(config)
+    x_tr, x_va = fz.fit_transform(train), fz.transform(val)
     if log:
         log(f"features: {x_tr.shape[1]} columns ({time.monotonic() - t0:.1f}s)")
     k_tr = gram(x_tr, x_tr)
@@ -127,8 +178,23 @@ def train_cpu_model(
     return model
 
 
-def gram(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
-    return np.asarray((a @ b.T).todense(), dtype=np.float64)
+GRAM_DENSE_COLUMNS = 12000  # the most frequent columns go through BLAS, the long tail through a sparse product
+
+
+def gram(a, b, *, dense_columns: int = GRAM_DENSE_COLUMNS) -> np.ndarray:
+    """K = A B^T (single precision). A sparse product costs the sum over columns of (column count)²,
+    which the frequent character n-grams make huge; those columns are multiplied densely (BLAS) and
+    only the long tail sparsely: the same K, several times faster."""
+    if not sparse.issparse(a):
+        return np.asarray(a @ b.T, dtype=np.float32)
+    a, b = sparse.csc_matrix(a, dtype=np.float32), sparse.csc_matrix(b, dtype=np.float32)
+    counts = np.diff(b.indptr) + np.diff(a.indptr)
+    order = np.argsort(-counts, kind="stable")
+    head, tail = np.sort(order[:dense_columns]), np.sort(order[dense_columns:])
+    k = a[:, head].toarray() @ b[:, head].toarray().T
+    if len(tail):
+        k += (a[:, tail].tocsr() @ b[:, tail].tocsr().T).toarray()
+    return k
 
 
 def fit_from_matrices(
@@ -158,7 +224,11 @@ def fit_from_matrices(
             best = (mae, a, dual, raw)
     _, alpha, dual, raw_va = best
     weights = np.asarray(x_tr.T @ dual, dtype=np.float32)
-    offsets = _tune_offsets(raw_va, y_va)
+    decoding = getattr(fz.config, "decoding", "offsets")
+    if decoding not in DECODINGS:
+        raise ValueError(f"unknown decoding {decoding!r}: one of {', '.join(DECODINGS)}")
+    offsets = np.zeros(y_va.shape[1]) if decoding == "round" else _tune_offsets(raw_va, y_va)
+    cuts = _tune_cuts(raw_va, y_va, offsets) if decoding == "cuts" else None
     s_tr = np.array([r.screening for r in train], dtype=bool)
     s_va = np.array([r.screening for r in val], dtype=bool)
     classifiers, thresholds = [], []
@@ -171,13 +241,14 @@ def fit_from_matrices(
         clf.fit(x_tr, s_tr[:, k])
         classifiers.append(clf)
         thresholds.append(_best_threshold(clf.predict_proba(x_va)[:, 1], s_va[:, k]))
-    model = CpuModel(fz, weights, bias, offsets, alpha, classifiers, thresholds)
+    model = CpuModel(fz, weights, bias, offsets, alpha, classifiers, thresholds, cuts=cuts)
     model.info = {
         "train_size": len(train),
         "validation_size": len(val),
         "alpha": alpha,
         "offsets": [float(o) for o in offsets],
         "screening_thresholds": [float(t) for t in thresholds],
-        "validation": item_metrics(y_va, round_items(raw_va, offsets))["average"],
+        "cuts": cuts.round(4).tolist() if cuts is not None else None,
+        "validation": item_metrics(y_va, model.to_items(raw_va))["average"],
     }
     return model

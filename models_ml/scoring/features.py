@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from .ngrams import CharNgramTfidf
 from .records import LabelledDialogue
 
 QUESTION_RE = re.compile(r"[?？]|ですか|ますか|でしょうか")
@@ -27,7 +27,9 @@ class FeatureConfig:
     max_features_tail: int = 15000
     min_df: int = 3
     tail_utterances: int = 6  # the client's last utterances get their own vocabulary
-    use_ids: bool = True
+    # Participant ids (one-hot client and counselor): research only. The product predicts the
+    # session from its text, not the person (issue 18); `train_scorer --with-ids` turns them on.
+    use_ids: bool = False
     id_min_count: int = 1
     # Relative weights of the feature blocks (the ridge penalty is shared).
     w_client: float = 1.0
@@ -35,6 +37,10 @@ class FeatureConfig:
     w_tail: float = 1.0
     w_ids: float = 1.0
     w_stats: float = 0.3
+    # From raw ridge output to an integer 0-5: "round" (plain rounding), "offsets" (a per-item offset
+    # tuned on validation, the first version) or "cuts" (five per-item cut points tuned on validation).
+    # On the published data the tuned variants over-fit the 10 % validation split (docs/benchmarks.md).
+    decoding: str = "round"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -89,43 +95,85 @@ class DialogueFeaturizer:
     def __init__(self, config: FeatureConfig | None = None) -> None:
         self.config = config or FeatureConfig()
 
-    def _vec(self, max_features: int, n_docs: int) -> TfidfVectorizer:
+    def _vec(self, max_features: int, n_docs: int) -> CharNgramTfidf:
         c = self.config
-        return TfidfVectorizer(
-            analyzer="char",
-            ngram_range=(c.ngram_min, c.ngram_max),
-            # Small training sets (tests, a young platform) keep every n-gram.
-            min_df=c.min_df if n_docs >= SMALL_CORPUS else 1,
-            max_features=max_features,
-            sublinear_tf=True,
-            dtype=np.float32,
-        )
+        # Small training sets (tests, a young platform) keep every n-gram.
+        min_df = c.min_df if n_docs >= SMALL_CORPUS else 1
+        return CharNgramTfidf(n_min=c.ngram_min, n_max=c.ngram_max, min_df=min_df, max_features=max_features)
 
     def _ids(self, records: list[LabelledDialogue]) -> np.ndarray:
         return np.array([[r.client_key or "?", r.counselor_key or "?"] for r in records], dtype=object)
 
-    def fit(self, records: list[LabelledDialogue]) -> DialogueFeaturizer:
+    def _texts(self, records: list[LabelledDialogue]) -> dict[str, list[str]]:
+        c = self.config
+        return {
+            "client": [_role_text(r, "client") for r in records],
+            "counselor": [_role_text(r, "counselor") for r in records],
+            "tail": [_client_tail(r, c.tail_utterances) for r in records],
+        }
+
+    def _fit(self, records: list[LabelledDialogue]) -> dict:
         c = self.config
         n = len(records)
-        self.v_client = self._vec(c.max_features_client, n).fit([_role_text(r, "client") for r in records])
-        self.v_counselor = self._vec(c.max_features_counselor, n).fit([_role_text(r, "counselor") for r in records])
-        self.v_tail = self._vec(c.max_features_tail, n).fit([_client_tail(r, c.tail_utterances) for r in records])
-        for v in (self.v_client, self.v_counselor, self.v_tail):
-            # The pruned n-grams are only kept for introspection and would bloat the model file.
-            if hasattr(v, "stop_words_"):
-                del v.stop_words_
+        texts = self._texts(records)
+        self.v_client = self._vec(c.max_features_client, n)
+        self.v_counselor = self._vec(c.max_features_counselor, n)
+        self.v_tail = self._vec(c.max_features_tail, n)
+        blocks = {
+            "client": self.v_client.fit_transform(texts["client"]),
+            "counselor": self.v_counselor.fit_transform(texts["counselor"]),
+            "tail": self.v_tail.fit_transform(texts["tail"]),
+        }
         self.ids = OneHotEncoder(handle_unknown="ignore", min_frequency=c.id_min_count).fit(self._ids(records))
-        self.scaler = StandardScaler().fit(np.array([dialogue_stats(r) for r in records]))
+        stats = np.array([dialogue_stats(r) for r in records])
+        self.scaler = StandardScaler().fit(stats)
+        return {**blocks, "stats": stats}
+
+    def fit(self, records: list[LabelledDialogue]) -> DialogueFeaturizer:
+        self._fit(records)
         return self
 
+    def fit_transform(self, records: list[LabelledDialogue]) -> sparse.csr_matrix:
+        parts = self._fit(records)
+        return self._stack(records, parts["client"], parts["counselor"], parts["tail"], parts["stats"])
+
     def transform(self, records: list[LabelledDialogue]) -> sparse.csr_matrix:
+        texts = self._texts(records)
+        return self._stack(
+            records,
+            self.v_client.transform(texts["client"]),
+            self.v_counselor.transform(texts["counselor"]),
+            self.v_tail.transform(texts["tail"]),
+            np.array([dialogue_stats(r) for r in records]).reshape(len(records), -1),
+        )
+
+    def _stack(self, records, client, counselor, tail, stats) -> sparse.csr_matrix:
         c = self.config
         blocks = [
-            c.w_client * self.v_client.transform([_role_text(r, "client") for r in records]),
-            c.w_counselor * self.v_counselor.transform([_role_text(r, "counselor") for r in records]),
-            c.w_tail * self.v_tail.transform([_client_tail(r, c.tail_utterances) for r in records]),
-            sparse.csr_matrix(c.w_stats * self.scaler.transform(np.array([dialogue_stats(r) for r in records]))),
+            c.w_client * client,
+            c.w_counselor * counselor,
+            c.w_tail * tail,
+            sparse.csr_matrix(c.w_stats * self.scaler.transform(stats)),
         ]
         if c.use_ids:
             blocks.append(c.w_ids * self.ids.transform(self._ids(records)))
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
+
+    def feature_names(self) -> list[str]:
+        """One name per column: ``client:<n-gram>``, ``counselor:…``, ``tail:…``, ``stats:<k>`` and,
+        only with ``use_ids``, ``client_id_<key>`` / ``counselor_id_<key>``."""
+        names = []
+        for prefix, vec in (("client", self.v_client), ("counselor", self.v_counselor), ("tail", self.v_tail)):
+            names += [f"{prefix}:{_ngram_text(k)}" for k in vec.vocabulary_]
+        names += [f"stats:{k}" for k in range(len(self.scaler.mean_))]
+        if self.config.use_ids:
+            names += [str(n) for n in self.ids.get_feature_names_out(["client_id", "counselor_id"])]
+        return names
+
+
+def _ngram_text(key) -> str:
+    key, chars = int(key), []
+    while key:
+        chars.append(chr(key & ((1 << 21) - 1)))
+        key >>= 21
+    return "".join(reversed(chars))

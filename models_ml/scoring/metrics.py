@@ -56,3 +56,46 @@ def precision_recall(y_true, y_pred) -> dict:
         "fn": fn,
         "support": int(t.sum()),
     }
+
+
+def confusion(y_true, y_pred, *, low: int = 0, high: int = 5) -> list[list[int]]:
+    """Counts, rows = true value ``low..high``, columns = predicted value."""
+    t, p = _arrays(y_true, y_pred)
+    size = high - low + 1
+    m = np.zeros((size, size), dtype=int)
+    np.add.at(m, (np.clip(t, low, high) - low, np.clip(p, low, high) - low), 1)
+    return m.tolist()
+
+
+def quadratic_kappa(y_true, y_pred, *, low: int = 0, high: int = 5) -> float:
+    """Cohen's kappa with quadratic weights (as ``sklearn.metrics.cohen_kappa_score(weights="quadratic")``);
+    0.0 when both raters are constant (no variation to agree on)."""
+    m = np.array(confusion(y_true, y_pred, low=low, high=high), dtype=float)
+    size = m.shape[0]
+    w = (np.arange(size)[:, None] - np.arange(size)[None, :]) ** 2
+    expected = np.outer(m.sum(axis=1), m.sum(axis=0)) / m.sum()
+    denominator = float((w * expected).sum())
+    return 1.0 - float((w * m).sum()) / denominator if denominator else 0.0
+
+
+def spearman(y_true, y_pred) -> float | None:
+    """Spearman's rank correlation (ties averaged); None when either side is constant."""
+    from scipy.stats import rankdata
+
+    t, p = _arrays(y_true, y_pred)
+    if np.all(t == t.flat[0]) or np.all(p == p.flat[0]):
+        return None
+    return float(np.corrcoef(rankdata(t), rankdata(p))[0, 1])
+
+
+def item_agreement(y_true, y_pred) -> list[dict]:
+    """Per item (columns): Spearman, quadratic-weighted kappa and the confusion table."""
+    t, p = _arrays(y_true, y_pred)
+    return [
+        {
+            "spearman": spearman(t[:, j], p[:, j]),
+            "qwk": quadratic_kappa(t[:, j], p[:, j]),
+            "confusion": confusion(t[:, j], p[:, j]),
+        }
+        for j in range(t.shape[1])
+    ]

@@ -266,3 +266,20 @@ def prediction_push(*, prediction: Prediction) -> None:
 
 def prediction_fail(*, session_id: int, reason: str) -> None:
     _prediction_store(session_id=session_id, backend=scorer_backend(), status=PredictionStatus.FAILED, reason=reason)
+
+
+@transaction.atomic
+def scorer_model_attach_evaluation(*, scorer_model: ScorerModel, evaluations: list[dict]) -> ScorerModel:
+    """Store evaluation summaries (``scoring.evaluation.evaluation_summary``, one per split) on a model
+    version and in its manifest, for the model page."""
+    import json
+    from pathlib import Path
+
+    scorer_model.metrics = {**scorer_model.metrics, "evaluation": evaluations}
+    scorer_model.save(update_fields=["metrics"])
+    manifest = (Path(settings.KOKORO_ARTIFACTS_DIR) / scorer_model.path).parent / "manifest.json"
+    if manifest.is_file():
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        data.setdefault("metrics", {})["evaluation"] = evaluations
+        manifest.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    return scorer_model

@@ -9,7 +9,7 @@ from roleplay.models import Session, SessionSource
 
 from .models import PredictionStatus
 from .presenters import panel_context
-from .selectors import prediction_errors, prediction_list
+from .selectors import active_scorer_model, prediction_errors, prediction_list
 
 
 @login_required
@@ -53,5 +53,6 @@ def predictions(request):
             "errors": prediction_errors(qs.filter(status=PredictionStatus.DONE, session__feedback__isnull=False)),
             "statuses": PredictionStatus.choices,
             "sources": SessionSource.choices,
+            "scorer": active_scorer_model(backend="cpu"),
         },
     )

@@ -83,3 +83,72 @@ def test_evaluate_scorer_with_too_few_sessions_exits_non_zero():
     make_labelled_sessions(4)
     with pytest.raises(CommandError):
         call_command("evaluate_scorer", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_train_scorer_is_text_only_by_default_and_ids_are_an_explicit_research_option(settings):
+    from models_ml.scoring.artifacts import load_model
+
+    make_labelled_sessions(24)
+    out = StringIO()
+    call_command("train_scorer", "--min-sessions", "20", stdout=out)
+    row = ScorerModel.objects.get(is_active=True)
+    assert row.feature_config["use_ids"] is False and "text only" in out.getvalue()
+    names = load_model(Path(settings.KOKORO_ARTIFACTS_DIR) / row.path, sha256=row.sha256).featurizer.feature_names()
+    assert names and not [n for n in names if n.startswith(("client_id", "counselor_id"))]
+    call_command("train_scorer", "--min-sessions", "20", "--with-ids", "--no-activate", stdout=StringIO())
+    research = ScorerModel.objects.get(is_active=False)
+    assert research.feature_config["use_ids"] is True
+    names = load_model(
+        Path(settings.KOKORO_ARTIFACTS_DIR) / research.path, sha256=research.sha256
+    ).featurizer.feature_names()
+    assert [n for n in names if n.startswith("client_id")] and [n for n in names if n.startswith("counselor_id")]
+
+
+@pytest.mark.django_db
+def test_train_scorer_with_evaluation_stores_both_splits_and_baselines_on_the_version(settings):
+    make_labelled_sessions(40)
+    out = StringIO()
+    call_command("train_scorer", "--min-sessions", "20", "--evaluate", "--eval-seeds", "0,1", stdout=out)
+    row = ScorerModel.objects.get()
+    evaluations = row.metrics["evaluation"]
+    assert [e["split"] for e in evaluations] == ["random", "client"]
+    for e in evaluations:
+        assert e["seeds"] == [0, 1] and e["test_seed"] == 0 and e["use_ids"] is False
+        assert set(e["baselines"]) == {"majority", "rater_mean"} and 0 <= e["model"]["acc"] <= 100
+    assert evaluations[1]["seen_rater_share"] == 0.0  # grouped by the rater: no test rater in training
+    manifest = json.loads(((Path(settings.KOKORO_ARTIFACTS_DIR) / row.path).parent / "manifest.json").read_text())
+    assert manifest["metrics"]["evaluation"] == evaluations
+    assert "client split (test seed 0, seeds [0, 1])" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_evaluate_scorer_on_the_client_split_without_ids(tmp_path):
+    make_labelled_sessions(40)
+    out = StringIO()
+    call_command(
+        "evaluate_scorer",
+        "--json",
+        "--seeds",
+        "0,1",
+        "--test-seed",
+        "3",
+        "--split",
+        "client",
+        "--no-ids",
+        "--report",
+        str(tmp_path / "r.md"),
+        stdout=out,
+        stderr=StringIO(),
+    )
+    res = json.loads(out.getvalue())["results"][0]
+    assert res["split"] == "client" and res["use_ids"] is False and res["test_seed"] == 3
+    assert set(res["baselines"]) == {"majority", "rater_mean"}
+    assert set(res["baselines"]["majority"]) >= {"acc", "acc_soft", "mae"}
+    assert res["item_std"]["acc"] >= 0 and "qwk" in res["per_item"][0]
+    assert "split client" in (tmp_path / "r.md").read_text()
+
+
+def test_evaluate_scorer_refuses_contradictory_id_options():
+    with pytest.raises(CommandError):
+        call_command("evaluate_scorer", "--no-ids", "--with-ids", stdout=StringIO())

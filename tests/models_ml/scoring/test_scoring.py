@@ -103,7 +103,7 @@ def test_evaluation_follows_the_protocol_and_reports_markdown():
     assert len(res["per_item"]) == 20
     assert set(res["screening"]) == {"S1", "S2", "S3", "any"}
     md = report_markdown([res])
-    assert "Test seed 1" in md and "| average |" in md
+    assert "Test seed 1" in md and "| average (± std over seeds) |" in md
 
 
 def test_folder_loader_reads_the_published_format(tmp_path):
@@ -135,3 +135,34 @@ def test_published_folder_loads_with_the_papers_label_counts(kokorochat_dir):
     assert len(recs) == 6589 and all(r.labelled for r in recs)
     assert np.array([r.screening for r in recs]).sum(axis=0).tolist() == [8, 4, 209]
     assert all(r.client_key.startswith("p") and r.counselor_key.startswith("p") for r in recs)
+
+
+def test_cut_points_map_raw_scores_to_the_number_of_cuts_passed():
+    from models_ml.scoring.cpu import cut_items
+
+    cuts = np.array([[0.5, 1.5, 2.5, 3.5, 4.5], [0.2, 0.4, 3.0, 3.1, 4.9]])
+    raw = np.array([[-1.0, 0.3], [2.6, 3.05], [9.0, 4.95]])
+    assert cut_items(raw, cuts).tolist() == [[0, 1], [3, 3], [5, 5]]
+
+
+@pytest.mark.parametrize("decoding", ["round", "offsets", "cuts"])
+def test_every_decoding_trains_and_predicts_in_range(decoding):
+    from models_ml.scoring.features import FeatureConfig
+
+    records = sample_records(50, seed=4)
+    model = train_cpu_model(records[:35], records[35:45], config=FeatureConfig(decoding=decoding))
+    pred = model.predict_items(records[45:])
+    assert pred.shape == (5, 20) and pred.min() >= 0 and pred.max() <= 5
+    assert (model.cuts is not None) == (decoding == "cuts")
+    if model.cuts is not None:
+        assert (np.diff(model.cuts, axis=1) >= 0).all()
+    if decoding == "round":
+        assert not model.offsets.any()
+
+
+def test_an_unknown_decoding_is_refused():
+    from models_ml.scoring.features import FeatureConfig
+
+    records = sample_records(30)
+    with pytest.raises(ValueError, match="unknown decoding"):
+        train_cpu_model(records[:20], records[20:], config=FeatureConfig(decoding="median"))

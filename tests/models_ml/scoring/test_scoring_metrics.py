@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from models_ml.scoring.metrics import accuracy, accuracy_soft, item_metrics, mae, precision_recall
@@ -48,3 +49,39 @@ def test_precision_is_undefined_without_positive_predictions():
     r = precision_recall([1, 0], [0, 0])
     assert r["precision"] is None
     assert r["recall"] == 0.0
+
+
+def test_quadratic_kappa_matches_scikit_learn():
+    from sklearn.metrics import cohen_kappa_score
+
+    from models_ml.scoring.metrics import quadratic_kappa
+
+    rng = np.random.RandomState(0)
+    for _ in range(5):
+        t = rng.randint(0, 6, size=40)
+        p = np.clip(t + rng.randint(-2, 3, size=40), 0, 5)
+        expected = cohen_kappa_score(t, p, weights="quadratic", labels=list(range(6)))
+        assert quadratic_kappa(t, p) == pytest.approx(expected)
+    # Values absent from both sides (here 0 and 1) do not change the weights.
+    t, p = [2, 3, 5, 5, 4], [2, 4, 5, 3, 4]
+    assert quadratic_kappa(t, p) == pytest.approx(cohen_kappa_score(t, p, weights="quadratic", labels=list(range(6))))
+
+
+def test_spearman_matches_scipy_with_ties_and_is_none_for_a_constant_side():
+    from scipy.stats import spearmanr
+
+    from models_ml.scoring.metrics import spearman
+
+    t, p = [1, 2, 2, 3, 5, 4, 4], [0, 2, 3, 3, 5, 5, 1]
+    assert spearman(t, p) == pytest.approx(spearmanr(t, p).statistic)
+    assert spearman([1, 2, 3], [4, 4, 4]) is None
+
+
+def test_confusion_counts_rows_as_truth_and_columns_as_prediction():
+    from models_ml.scoring.metrics import confusion, item_agreement
+
+    m = confusion([5, 5, 4, 0], [5, 4, 4, 1])
+    assert m[5][5] == 1 and m[5][4] == 1 and m[4][4] == 1 and m[0][1] == 1
+    assert sum(map(sum, m)) == 4
+    per_item = item_agreement([[5, 1], [4, 2]], [[5, 1], [3, 2]])
+    assert per_item[0]["confusion"][4][3] == 1 and per_item[1]["spearman"] == pytest.approx(1.0)

@@ -108,3 +108,42 @@ def test_admin_action_activates_exactly_the_chosen_scorer_version(client):
     old.refresh_from_db()
     new.refresh_from_db()
     assert new.is_active and not old.is_active
+
+
+@pytest.mark.django_db
+def test_predictions_page_shows_the_active_scorer_on_both_splits_beside_the_baselines(client, scored_session):
+    from models_ml.scoring.models import ScorerModel
+    from models_ml.scoring.services import scorer_model_attach_evaluation
+
+    row = ScorerModel.objects.get(is_active=True)
+    summary = {
+        "test_seed": 0,
+        "seeds": [0, 1, 2, 3, 4],
+        "test_size": 658,
+        "use_ids": False,
+        "baselines": {
+            "majority": {"acc": 36.75, "acc_soft": 80.83, "mae": 0.839},
+            "rater_mean": {"acc": 37.93, "acc_soft": 84.84, "mae": 0.794},
+        },
+    }
+    scorer_model_attach_evaluation(
+        scorer_model=row,
+        evaluations=[
+            {**summary, "split": "random", "model": {"acc": 44.12, "acc_soft": 90.31, "mae": 0.6712}},
+            {**summary, "split": "client", "model": {"acc": 41.07, "acc_soft": 88.55, "mae": 0.7151}},
+        ],
+    )
+    client.force_login(UserFactory(is_staff=True))
+    html = client.get(reverse("models_ml:predictions")).content.decode()
+    assert row.version in html and "テキストのみ" in html  # "text only", in the default Japanese UI
+    assert 'data-split="random"' in html and 'data-split="client"' in html
+    for figure in ("44.12", "0.6712", "41.07", "0.7151", "36.75", "0.8390", "37.93", "84.84"):
+        assert figure in html
+    assert "シード 0, 1, 2, 3, 4" in html
+
+
+@pytest.mark.django_db
+def test_predictions_page_says_when_no_scorer_is_active(client):
+    client.force_login(UserFactory(is_staff=True))
+    html = client.get(reverse("models_ml:predictions")).content.decode()
+    assert "有効な自動評価モデルはまだありません。" in html  # "No scorer is active yet."

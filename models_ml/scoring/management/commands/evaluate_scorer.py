@@ -6,13 +6,17 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from models_ml.scoring.base import ScorerError
-from models_ml.scoring.evaluation import DEFAULT_SEEDS, evaluate_cpu, report_markdown
+from models_ml.scoring.evaluation import DEFAULT_SEEDS, SPLITS, evaluate_cpu, report_markdown
+from models_ml.scoring.features import FeatureConfig
 from models_ml.scoring.records import load_folder
 from models_ml.scoring.selectors import labelled_dialogues
 from models_ml.scoring.services import ABSOLUTE_MIN_SESSIONS
 
 ERR_LLM_EVAL = "The llm backend cannot be evaluated: {reason}"
 ERR_TOO_FEW = "Too few labelled sessions to evaluate ({count}; at least {minimum} needed)."
+ERR_LLM_SPLIT = (
+    "The llm backend is evaluated on its training job's own held-out sessions; --split and ids apply to cpu."
+)
 
 
 def _seeds(value: str) -> tuple[int, ...]:
@@ -31,6 +35,15 @@ class Command(BaseCommand):
         parser.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)))
         parser.add_argument("--backend", default="cpu", choices=["cpu", "llm"])
         parser.add_argument("--from-folder", default="")
+        parser.add_argument(
+            "--split",
+            default="random",
+            choices=SPLITS,
+            help="random: sessions 8:1:1 (the paper); client: grouped by the rater; counselor: grouped by the counselor",
+        )
+        ids = parser.add_mutually_exclusive_group()
+        ids.add_argument("--no-ids", action="store_true", help="text and statistics only (the default, as the product)")
+        ids.add_argument("--with-ids", action="store_true", help="research: add one-hot client and counselor ids")
         parser.add_argument("--report", default="", help="Markdown report path (default under artifacts/reports/)")
 
     def handle(self, *args, **opts):
@@ -39,8 +52,11 @@ class Command(BaseCommand):
                 from models_ml.scoring.llm_scorer import evaluate_llm
             except ImportError as exc:
                 raise CommandError(ERR_LLM_EVAL.format(reason=exc)) from exc
+            if opts["split"] != "random" or opts["with_ids"]:
+                raise CommandError(ERR_LLM_SPLIT)
         else:
             evaluate_llm = None
+        config = FeatureConfig(use_ids=bool(opts["with_ids"]))
         seeds = _seeds(opts["seeds"])
         if not seeds:
             raise CommandError("--seeds is empty")
@@ -63,7 +79,9 @@ class Command(BaseCommand):
                 except ScorerError as exc:
                     raise CommandError(ERR_LLM_EVAL.format(reason=exc)) from exc
             else:
-                results.append(evaluate_cpu(records, test_seed=test_seed, seeds=seeds, log=log))
+                results.append(
+                    evaluate_cpu(records, test_seed=test_seed, seeds=seeds, config=config, split=opts["split"], log=log)
+                )
         path = (
             Path(opts["report"])
             if opts["report"]
@@ -75,10 +93,21 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({"results": results, "report": str(path)}, ensure_ascii=False, indent=2))
             return
         for res in results:
-            a = res["average"]
-            self.stdout.write(
-                f"test seed {res['test_seed']}: ACC {a['acc']['mean']:.2f} ± {a['acc']['std']:.2f}, "
-                f"ACC_soft {a['acc_soft']['mean']:.2f} ± {a['acc_soft']['std']:.2f}, "
-                f"MAE {a['mae']['mean']:.4f} ± {a['mae']['std']:.4f} (beats paper: {res['beats_paper']})"
-            )
+            self._summary(res)
         self.stdout.write(f"report: {path}")
+
+    def _summary(self, res: dict) -> None:
+        a, items = res["average"], res.get("item_std")
+        line = (
+            f"test seed {res['test_seed']}, split {res.get('split', 'random')}: ACC {a['acc']['mean']:.2f}, "
+            f"ACC_soft {a['acc_soft']['mean']:.2f}, MAE {a['mae']['mean']:.4f} "
+            f"(± over seeds {a['acc']['std']:.2f} / {a['acc_soft']['std']:.2f} / {a['mae']['std']:.4f}"
+        )
+        if items:
+            line += f"; ± over items, as the paper {items['acc']:.2f} / {items['acc_soft']:.2f} / {items['mae']:.4f}"
+        self.stdout.write(line + f"; beats paper: {res['beats_paper']})")
+        for name, b in (res.get("baselines") or {}).items():
+            self.stdout.write(
+                f"  baseline {name}: ACC {b['acc']['mean']:.2f}, ACC_soft {b['acc_soft']['mean']:.2f}, "
+                f"MAE {b['mae']['mean']:.4f}"
+            )
