@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from roleplay.models import Session, SessionStatus
+from roleplay.models import Message, Role, Session, SessionStatus
 from roleplay.notify import session_notify
 
 from .items import ITEM_FIELDS, ITEM_MAX, ITEM_MIN, SCREENING_FIELDS, compute_total
@@ -33,6 +33,9 @@ FEEDBACK_EVENT_AUDIENCE = ("counselor", "observer")
 
 ERR_NOT_CLIENT = _("Only the client-role participant of this session can give this feedback.")
 ERR_NOT_ENDED = _("Feedback can be given once the session has ended.")
+ERR_NOT_HELD = _(
+    "Feedback needs a session that took place: it must have started and have at least one message from each side."
+)
 ERR_ALREADY_SUBMITTED = _("Feedback for this session has already been submitted.")
 ERR_ITEM_MISSING = _("Please answer every item (0 to 5).")
 ERR_ITEM_RANGE = _("Each item must be a whole number from 0 to 5.")
@@ -79,11 +82,21 @@ def feedback_next_evaluation_id() -> int:
     return max(current + 1, PLATFORM_EVALUATION_ID_START)
 
 
+def session_was_held(*, session: Session) -> bool:
+    """Started, with at least one message from the counselor and one from the client."""
+    if session.started_at is None:
+        return False
+    roles = set(Message.objects.filter(session_id=session.pk).values_list("role", flat=True).distinct())
+    return {Role.COUNSELOR, Role.CLIENT} <= roles
+
+
 def _check_may_submit(*, session: Session, client) -> None:
     if client is None or not getattr(client, "pk", None) or client.pk != session.client_id:
         raise FeedbackError("not_client", ERR_NOT_CLIENT)
     if session.status != SessionStatus.ENDED:
         raise FeedbackError("not_ended", ERR_NOT_ENDED)
+    if not session_was_held(session=session):
+        raise FeedbackError("not_held", ERR_NOT_HELD)
     if Feedback.objects.filter(session_id=session.pk).exists():
         raise FeedbackError("already_submitted", ERR_ALREADY_SUBMITTED)
 

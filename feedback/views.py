@@ -29,7 +29,7 @@ ERR_STAFF_ONLY = _("This page is for administrators.")
 PAGE_SIZE = 50
 
 # HTTP status of each refusal code.
-REFUSAL_STATUS = {"not_client": 403, "not_ended": 409, "already_submitted": 409}
+REFUSAL_STATUS = {"not_client": 403, "not_ended": 409, "not_held": 409, "already_submitted": 409}
 
 
 def staff_required(view: Callable) -> Callable:

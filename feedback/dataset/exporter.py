@@ -7,6 +7,7 @@ so memory stays flat; every writer consumes the same ``iter_dialogues`` generato
 from __future__ import annotations
 
 import json
+import logging
 import zipfile
 from collections.abc import Iterable, Iterator
 from itertools import groupby
@@ -19,8 +20,10 @@ from feedback.items import ITEM_FIELDS, SCREENING_FIELDS
 from feedback.models import ExportAudit
 from roleplay.models import Message
 
-from .schema import TZ_NAME, dialogue_object, dump_file, dump_line
+from .schema import TZ_NAME, DatasetFormatError, dialogue_object, dump_file, dump_line, validate_object
 from .selectors import FORMATS, ExportOptions, export_feedback_queryset, export_id
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 500
 ZIP_FOLDER = "kokorochat_dialogues"
@@ -75,21 +78,30 @@ def iter_dialogues(qs) -> Iterator[tuple[int, dict]]:
         for r in rows:
             items = r[7 : 7 + _N_ITEMS]
             screenings = r[7 + _N_ITEMS : 7 + _N_ITEMS + len(SCREENING_FIELDS)]
-            yield (
-                r[0],
-                dialogue_object(
-                    evaluation_id=r[0],
-                    created_at=r[1],
-                    client_id=export_id(r[3], r[2]),
-                    counselor_id=export_id(r[5], r[4]),
-                    score=r[6],
-                    items=items,
-                    screenings=screenings,
-                    topic=r[-2],
-                    topic_sub=r[-1],
-                    messages=by_session.get(r[-3], []),
-                ),
+            obj = dialogue_object(
+                evaluation_id=r[0],
+                created_at=r[1],
+                client_id=export_id(r[3], r[2]),
+                counselor_id=export_id(r[5], r[4]),
+                score=r[6],
+                items=items,
+                screenings=screenings,
+                topic=r[-2],
+                topic_sub=r[-1],
+                messages=by_session.get(r[-3], []),
             )
+            if _importable(r[0], obj):
+                yield r[0], obj
+
+
+def _importable(evaluation_id: int, obj: dict) -> bool:
+    """Never write a dialogue that ``import_kokorochat`` would refuse (e.g. one without messages)."""
+    try:
+        validate_object(obj)
+    except DatasetFormatError as exc:
+        logger.warning("export: evaluation %s left out, the importer would refuse it: %s", evaluation_id, exc)
+        return False
+    return True
 
 
 def chat_object(obj: dict) -> dict:

@@ -66,8 +66,10 @@ def score_filter(subset: str) -> Q:
 
 
 def export_feedback_queryset(options: ExportOptions) -> QuerySet[Feedback]:
-    """Feedback rows to export (only sessions with feedback have a dataset record)."""
-    qs = Feedback.objects.filter(score_filter(options.subset))
+    """Feedback rows to export (only sessions with feedback and messages have a dataset record)."""
+    qs = Feedback.objects.filter(score_filter(options.subset)).filter(
+        Exists(Message.objects.filter(session=OuterRef("session")))
+    )
     if not options.include_synthetic:
         qs = qs.filter(session__is_synthetic=False)
     if options.since:

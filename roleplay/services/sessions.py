@@ -20,6 +20,9 @@ from roleplay.signals import session_ended
 logger = logging.getLogger(__name__)
 
 ERR_ONLY_COUNSELOR_CAN_END = _("Only the counselor can end this session.")
+ERR_END_BEFORE_START = _(
+    "The session has not started yet, so it cannot be ended. Cancel it from the dashboard instead."
+)
 
 OPEN_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
 OBSERVER = "observer"
@@ -73,6 +76,10 @@ def session_end(*, session: Session, reason: str, by=None) -> Session:
     if locked.status not in OPEN_STATUSES:
         _refresh(session, locked)
         return session
+    if locked.started_at is None and reason != EndReason.TIME_UP:
+        # Before the start only cancelling stops a session (the dashboard's "Cancel").
+        _refresh(session, locked)
+        raise SessionError(ERR_END_BEFORE_START, code="not_started")
     now = timezone.now()
     locked.status = SessionStatus.ENDED
     locked.ended_at = now

@@ -137,7 +137,7 @@
     input.disabled = ended || myRole === "observer";
     sendBtn.disabled = !ok;
     if (form) form.hidden = ended;
-    if (endForm) endForm.hidden = ended;
+    if (endForm) endForm.hidden = ended || status !== "live";
   }
 
   function onEnded(frame) {
