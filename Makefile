@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup run run-services worker worker-gpu test lint format migrate demo clean-db
+.PHONY: setup browser-deps run run-services worker worker-gpu test lint format migrate demo clean-db
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,12 +17,19 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
+# Only the tests need a browser: `make test` installs Debian's Chromium and the Japanese fonts
+# (root or sudo); `make run` never does. Waits for a busy apt instead of failing.
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
 $(CHROMIUM):
-	@if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext fonts-ipafont-gothic >/dev/null; \
-	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext fonts-ipafont-gothic >/dev/null; fi
+	@if [ "$$(id -u)" = "0" ]; then $(APT_GET) update -qq && $(APT_GET) install -y -qq chromium fonts-ipafont-gothic >/dev/null; \
+	else sudo $(APT_GET) update -qq && sudo $(APT_GET) install -y -qq chromium fonts-ipafont-gothic >/dev/null; fi
 
-setup: $(STAMP) $(CHROMIUM)
-	$(BIN)/python manage.py compilemessages -v 0 --ignore=.venv
+browser-deps: $(CHROMIUM)
+
+# compilemessages needs gettext's msgfmt; without it (and without root) the committed .mo files are used.
+setup: $(STAMP)
+	@if command -v msgfmt >/dev/null; then $(BIN)/python manage.py compilemessages -v 0 --ignore=.venv; \
+	else echo "gettext (msgfmt) is not installed: using the compiled translations in locale/"; fi
 
 migrate: setup
 	$(BIN)/python manage.py migrate --noinput -v 0
@@ -33,6 +40,7 @@ demo: migrate
 # Embedded mode: SQLite, in-memory channel layer, Celery tasks run in-process (no broker).
 # With DATABASE_URL and REDIS_URL set, the same command also starts a Celery worker process.
 run: demo
+	@echo ""; echo "KokoroChat is served at http://$(HOST):$(PORT)/  (stop with Ctrl+C)"; echo ""
 	@if [ -n "$$REDIS_URL" ]; then \
 	  export DB_CONN_MAX_AGE=$${DB_CONN_MAX_AGE:-60}; mkdir -p var; \
 	  $(BIN)/celery -A kokoro_site worker -Q default -l info --concurrency 2 & \
@@ -50,7 +58,7 @@ worker: setup
 worker-gpu: setup
 	$(BIN)/celery -A kokoro_site worker -Q gpu -l info --pool solo --concurrency 1
 
-test: setup
+test: setup browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
