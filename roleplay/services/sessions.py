@@ -7,6 +7,7 @@ run only after the ending transaction commits.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
@@ -24,7 +25,13 @@ ERR_END_BEFORE_START = _(
     "The session has not started yet, so it cannot be ended. Cancel it from the dashboard instead."
 )
 
+ERR_START_NOW_NOT_COUNSELOR = _("Only the counselor can start the session early.")
+ERR_START_NOW_NOT_WAITING = _("The session can be started early only from the waiting room, before its start.")
+ERR_START_NOW_TOO_EARLY = _("The session can be started early at most %(minutes)s minutes before its start.")
+
 OPEN_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
+# "Start now" is offered in the waiting room from this long before the scheduled start.
+START_NOW_WINDOW = timedelta(minutes=10)
 OBSERVER = "observer"
 
 
@@ -65,6 +72,41 @@ def session_begin(*, session: Session) -> bool:
     event = {"type": "started", "started_at": now.isoformat()}
     transaction.on_commit(lambda: session_notify(session_id=locked.pk, event=event))
     return True
+
+
+@transaction.atomic
+def session_start_now(*, session: Session, by) -> Session:
+    """Start a scheduled session before its time: both are in the waiting room and the counselor agrees.
+
+    The session keeps its length (it ends earlier by as much as it starts earlier). The page only
+    offers the button while the client is shown as present; the server checks role and time.
+    """
+    if session.role_of(by) != Role.COUNSELOR:
+        raise SessionError(ERR_START_NOW_NOT_COUNSELOR, code="forbidden")
+    locked = _locked(session.pk)
+    now = timezone.now()
+    if locked.status != SessionStatus.SCHEDULED or locked.started_at is not None or now >= locked.starts_at:
+        _refresh(session, locked)
+        raise SessionError(ERR_START_NOW_NOT_WAITING, code="not_waiting")
+    if locked.starts_at - now > START_NOW_WINDOW:
+        _refresh(session, locked)
+        minutes = int(START_NOW_WINDOW.total_seconds() // 60)
+        raise SessionError(ERR_START_NOW_TOO_EARLY % {"minutes": minutes}, code="too_early")
+    locked.starts_at = now
+    locked.status = SessionStatus.LIVE
+    locked.started_at = now
+    locked.save(update_fields=["starts_at", "status", "started_at"])
+    _refresh(session, locked)
+    session.starts_at = now
+    event = {
+        "type": "started",
+        "started_at": now.isoformat(),
+        "starts_at": now.isoformat(),
+        "ends_at": locked.ends_at.isoformat(),
+        "early": True,
+    }
+    transaction.on_commit(lambda: session_notify(session_id=locked.pk, event=event))
+    return session
 
 
 @transaction.atomic
