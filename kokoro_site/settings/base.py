@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "roleplay.context_processors.notifications",
             ],
         },
     },
@@ -174,6 +175,7 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE = {
     "end-overdue-sessions": {"task": "roleplay.tasks.end_overdue_sessions", "schedule": 60.0},
+    "remind-starting-sessions": {"task": "roleplay.tasks.remind_starting_sessions", "schedule": 60.0},
     "reap-stale-finetune-jobs": {"task": "models_ml.partners.tasks.reap_stale_finetune_jobs", "schedule": 60.0},
     "reap-stale-practice-replies": {"task": "models_ml.practice.tasks.reap_stale_replies", "schedule": 60.0},
 }
@@ -184,6 +186,19 @@ KOKORO_DEFAULT_SESSION_MINUTES = 60
 # Per-user chat rate limit: at most N messages in a sliding window of W seconds.
 KOKORO_CHAT_RATE_LIMIT = env.int("KOKORO_CHAT_RATE_LIMIT", default=30)
 KOKORO_CHAT_RATE_WINDOW_S = env.int("KOKORO_CHAT_RATE_WINDOW_S", default=10)
+
+# --- Notifications (site list, live badge, e-mail) ------------------------------------
+# E-mail for notifications: a django-environ e-mail URL (smtp+tls://user:pass@host:587,
+# consolemail://, smtp://localhost:25). Empty: no e-mail is sent (local settings print them).
+KOKORO_EMAIL_URL = env.str("KOKORO_EMAIL_URL", default="")
+if KOKORO_EMAIL_URL:
+    vars().update(env.email_url_config(KOKORO_EMAIL_URL))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+# Sender address of notification e-mails.
+DEFAULT_FROM_EMAIL = env.str("KOKORO_EMAIL_FROM", default="KokoroChat <noreply@localhost>")
+# The site's public address, for links in e-mails (no trailing slash).
+KOKORO_SITE_URL = env.str("KOKORO_SITE_URL", default="http://127.0.0.1:8000")
 
 # --- django-axes (log-in attempt limits) ---------------------------------------------
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
