@@ -23,7 +23,7 @@ from roleplay.models import Message, Role, Session, SessionStatus
 from roleplay.notify import session_notify
 
 from .items import ITEM_FIELDS, ITEM_MAX, ITEM_MIN, SCREENING_FIELDS, compute_total
-from .models import Feedback
+from .models import Feedback, MonitoringReview
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,10 @@ ERR_ITEM_MISSING = _("Please answer every item (0 to 5).")
 ERR_ITEM_RANGE = _("Each item must be a whole number from 0 to 5.")
 ERR_UNKNOWN_FIELD = _("The form contained an unknown field.")
 ERR_SCREENING_VALUE = _("Screening items must be checked or unchecked.")
+ERR_REVIEW_STAFF_ONLY = _("Only administrators can review monitoring flags.")
+ERR_REVIEW_NOT_FLAGGED = _("This feedback has no screening item checked: there is nothing to review.")
+ERR_REVIEW_NOTE_TOO_LONG = _("The note can have at most %(max)s characters.")
+REVIEW_NOTE_MAX = 2000
 ERR_TRY_AGAIN = _("The feedback could not be saved. Please try again.")
 
 
@@ -178,3 +182,25 @@ def _notify(feedback: Feedback) -> None:
         session_notify(session_id=feedback.session_id, event=feedback_event(feedback), audience=FEEDBACK_EVENT_AUDIENCE)
     except Exception:  # the layer is a hint; the result page also loads the feedback from the DB
         logger.exception("could not push feedback of session %s", feedback.session_id)
+
+
+@transaction.atomic
+def monitoring_review_create(*, feedback: Feedback, reviewer, note: str) -> MonitoringReview:
+    """Mark a flagged feedback as reviewed with a follow-up note (append-only, audit-logged)."""
+    if reviewer is None or not getattr(reviewer, "is_staff", False):
+        raise FeedbackError("forbidden", ERR_REVIEW_STAFF_ONLY)
+    note = (note or "").strip()
+    if len(note) > REVIEW_NOTE_MAX:
+        raise FeedbackError("note_too_long", ERR_REVIEW_NOTE_TOO_LONG % {"max": REVIEW_NOTE_MAX})
+    locked = Feedback.objects.select_for_update().get(pk=feedback.pk)
+    if not any(getattr(locked, field) for field in SCREENING_FIELDS):
+        raise FeedbackError("not_flagged", ERR_REVIEW_NOT_FLAGGED)
+    review = MonitoringReview.objects.create(feedback=locked, reviewer=reviewer, note=note)
+    logger.info(
+        "monitoring: feedback %s (session %s) reviewed by user %s, review %s",
+        locked.pk,
+        locked.session_id,
+        reviewer.pk,
+        review.pk,
+    )
+    return review
