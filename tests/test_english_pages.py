@@ -104,7 +104,7 @@ def _world():
     feedback = FeedbackFactory(session=rated, total=0)
     feedback.__class__.objects.filter(pk=feedback.pk).update(**{SCREENING_FIELDS[0]: True})
     from models_ml.scoring.base import ERR_NO_MODEL
-    from models_ml.services import prediction_fail
+    from models_ml.scoring.services import prediction_fail
 
     prediction_fail(session_id=rated.pk, reason=ERR_NO_MODEL)  # a stored error, shown translated
     upcoming = SessionFactory(

@@ -26,7 +26,7 @@ from roleplay.services.sessions import (
     session_end,
     session_end_if_overdue,
     session_next_url,
-    session_start_now,
+    session_start_early,
 )
 
 TEMPLATES = {
@@ -120,7 +120,7 @@ def session_start_now_view(request: HttpRequest, pk: int) -> HttpResponse:
     if role != Role.COUNSELOR:
         raise PermissionDenied
     try:
-        session_start_now(session=session, by=request.user)
+        session_start_early(session=session, by=request.user)
     except SessionError as exc:
         messages.error(request, exc.message)
     return redirect("roleplay:session", pk=session.pk)

@@ -12,7 +12,7 @@ from roleplay.services.sessions import (
     ERR_START_NOW_NOT_COUNSELOR,
     ERR_START_NOW_NOT_WAITING,
     SessionError,
-    session_start_now,
+    session_start_early,
 )
 from tests.factories import SessionFactory
 
@@ -34,7 +34,7 @@ def test_counselor_starts_early_and_the_session_keeps_its_length(django_capture_
     session = _scheduled(3)
     before = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
-        session_start_now(session=session, by=session.counselor)
+        session_start_early(session=session, by=session.counselor)
     session.refresh_from_db()
     assert session.status == SessionStatus.LIVE
     assert before <= session.started_at == session.starts_at <= timezone.now()
@@ -55,7 +55,7 @@ def test_start_now_refusals_change_nothing(case, code):
     starts_at = session.starts_at
     by = session.client if case == "client" else session.counselor
     with pytest.raises(SessionError) as exc:
-        session_start_now(session=session, by=by)
+        session_start_early(session=session, by=by)
     assert exc.value.code == code
     if case == "client":
         assert exc.value.message == ERR_START_NOW_NOT_COUNSELOR
