@@ -90,8 +90,7 @@ def iter_dialogues(qs) -> Iterator[tuple[int, dict]]:
                 topic_sub=r[-1],
                 messages=by_session.get(r[-3], []),
             )
-            if _importable(r[0], obj):
-                yield r[0], obj
+            yield r[0], obj
 
 
 def _importable(evaluation_id: int, obj: dict) -> bool:
@@ -171,7 +170,8 @@ def export_start(*, user, channel: str, options: ExportOptions, fmt: str) -> tup
     qs = export_feedback_queryset(options)
     count = qs.count()
     export_audit_create(user=user, channel=channel, options=options, fmt=fmt, dialogue_count=count)
-    return iter_dialogues(qs), count
+    # Files are checked with the importer's own validation (ML readers of iter_dialogues are not filtered).
+    return ((eid, obj) for eid, obj in iter_dialogues(qs) if _importable(eid, obj)), count
 
 
 def export_stream(*, user, channel: str, options: ExportOptions, fmt: str) -> tuple[Iterator[bytes], int]:
