@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup run run-services worker worker-gpu test lint format migrate demo clean-db lock audit
+.PHONY: setup run run-services worker worker-gpu test lint format migrate demo clean-db lock audit browser-deps
 
 # Exact versions with hashes from requirements-dev.lock (`make lock` rewrites it from the
 # ranges in requirements*.txt); torch is the CPU build, installed first from a local wheel
@@ -32,12 +32,19 @@ audit:
 	test -x $(BIN)/pip-audit || $(BIN)/pip install -q pip-audit
 	$(BIN)/pip-audit --strict --disable-pip --no-deps --require-hashes -r requirements-dev.lock
 
+# Only the tests need a browser: `make test` installs Debian's Chromium and the Japanese fonts
+# (root or sudo); `make run` never does. Waits for a busy apt instead of failing.
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
 $(CHROMIUM):
-	@if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext fonts-ipafont-gothic >/dev/null; \
-	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext fonts-ipafont-gothic >/dev/null; fi
+	@if [ "$$(id -u)" = "0" ]; then $(APT_GET) update -qq && $(APT_GET) install -y -qq chromium fonts-ipafont-gothic >/dev/null; \
+	else sudo $(APT_GET) update -qq && sudo $(APT_GET) install -y -qq chromium fonts-ipafont-gothic >/dev/null; fi
 
-setup: $(STAMP) $(CHROMIUM)
-	$(BIN)/python manage.py compilemessages -v 0 --ignore=.venv
+browser-deps: $(CHROMIUM)
+
+# compilemessages needs gettext's msgfmt; without it (and without root) the committed .mo files are used.
+setup: $(STAMP)
+	@if command -v msgfmt >/dev/null; then $(BIN)/python manage.py compilemessages -v 0 --ignore=.venv; \
+	else echo "gettext (msgfmt) is not installed: using the compiled translations in locale/"; fi
 
 migrate: setup
 	$(BIN)/python manage.py migrate --noinput -v 0
@@ -48,6 +55,7 @@ demo: migrate
 # Embedded mode: SQLite, in-memory channel layer, Celery tasks run in-process (no broker).
 # With DATABASE_URL and REDIS_URL set, the same command also starts a Celery worker process.
 run: demo
+	@echo ""; echo "KokoroChat is served at http://$(HOST):$(PORT)/  (stop with Ctrl+C)"; echo ""
 	@if [ -n "$$REDIS_URL" ]; then \
 	  export DB_CONN_MAX_AGE=$${DB_CONN_MAX_AGE:-60}; mkdir -p var; \
 	  $(BIN)/celery -A kokoro_site worker -Q default -l info --concurrency 2 & \
@@ -65,7 +73,7 @@ worker: setup
 worker-gpu: setup
 	$(BIN)/celery -A kokoro_site worker -Q gpu -l info --pool solo --concurrency 1
 
-test: setup
+test: setup browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

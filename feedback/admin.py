@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from .items import ITEM_FIELDS, SCREENING_FIELDS
-from .models import Feedback
+from .models import Feedback, MonitoringReview
 
 
 @admin.register(Feedback)
@@ -17,3 +17,21 @@ class FeedbackAdmin(admin.ModelAdmin):
         ("Items", {"fields": ITEM_FIELDS}),
         ("Screening", {"fields": SCREENING_FIELDS}),
     )
+
+
+@admin.register(MonitoringReview)
+class MonitoringReviewAdmin(admin.ModelAdmin):
+    """The monitoring audit log: read-only (reviews are added on the monitoring page)."""
+
+    list_display = ("feedback", "reviewer", "created_at", "note")
+    raw_id_fields = ("feedback", "reviewer")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

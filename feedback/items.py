@@ -19,6 +19,11 @@ class Item:
     group: str
     aspect: str
 
+    @property
+    def label(self) -> str:
+        """The text in the current UI language (templates: ``{{ item.label }}``)."""
+        return item_label(self)
+
 
 GROUP_IMPRESSION = "impression"
 GROUP_SKILLS = "skills"
@@ -119,6 +124,10 @@ class Screening:
     field: str
     jp: str
     en: str
+
+    @property
+    def label(self) -> str:
+        return screening_label(self)
 
 
 SCREENINGS: tuple[Screening, ...] = (

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .items import ITEMS, SCREENINGS
 
@@ -57,3 +58,22 @@ class ExportAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.user} {self.fmt} ({self.dialogue_count})"
+
+
+class MonitoringReview(models.Model):
+    """A staff member reviewed a flagged feedback (screening item checked), with a follow-up note.
+
+    Append-only: every review is kept, so this table is the audit log of the monitoring work; a
+    feedback counts as reviewed once it has at least one row.
+    """
+
+    feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.TextField(_("follow-up note"), blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"review of {self.feedback_id} by {self.reviewer_id}"

@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from roleplay.models import Session
+from roleplay.models import Session, SessionSource
 
 from .items import (
     ASPECT_LABELS,
@@ -121,8 +121,18 @@ def item_chart_data(values: list[float]) -> dict:
 
 
 # --- progress of one counselor ----------------------------------------------------------------
+# AI practice and LLM simulations are kept out of a person's progress (human role-plays only).
+NOT_HUMAN_SOURCES = (SessionSource.AI, SessionSource.SIMULATED)
+
+
 def counselor_feedback(*, user) -> QuerySet[Feedback]:
-    return Feedback.objects.filter(counselor=user).select_related("session").order_by("created_at", "pk")
+    return (
+        Feedback.objects.filter(counselor=user)
+        .exclude(session__source__in=NOT_HUMAN_SOURCES)
+        .exclude(session__is_synthetic=True)
+        .select_related("session")
+        .order_by("created_at", "pk")
+    )
 
 
 def counselor_progress(*, user) -> dict:
@@ -194,8 +204,10 @@ def screening_q() -> Q:
 
 def feedback_list(*, filters: FeedbackFilters | None = None) -> QuerySet[Feedback]:
     f = filters or FeedbackFilters()
-    qs = Feedback.objects.select_related("session", "counselor__profile", "client__profile").order_by(
-        "-created_at", "-pk"
+    qs = (
+        Feedback.objects.select_related("session", "counselor__profile", "client__profile")
+        .prefetch_related("reviews__reviewer__profile")
+        .order_by("-created_at", "-pk")
     )
     if f.user:
         term = f.user.strip()

@@ -20,11 +20,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kokoro_site.errors import ServiceError
-from roleplay.models import Session, SessionStatus
+from roleplay.models import Message, Role, Session, SessionStatus
 from roleplay.notify import session_notify
 
 from .items import ITEM_FIELDS, ITEM_MAX, ITEM_MIN, SCREENING_FIELDS, compute_total
-from .models import Feedback
+from .models import Feedback, MonitoringReview
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +34,18 @@ FEEDBACK_EVENT_AUDIENCE = ("counselor", "observer")
 
 ERR_NOT_CLIENT = _("Only the client-role participant of this session can give this feedback.")
 ERR_NOT_ENDED = _("Feedback can be given once the session has ended.")
+ERR_NOT_HELD = _(
+    "Feedback needs a session that took place: it must have started and have at least one message from each side."
+)
 ERR_ALREADY_SUBMITTED = _("Feedback for this session has already been submitted.")
 ERR_ITEM_MISSING = _("Please answer every item (0 to 5).")
 ERR_ITEM_RANGE = _("Each item must be a whole number from 0 to 5.")
 ERR_UNKNOWN_FIELD = _("The form contained an unknown field.")
 ERR_SCREENING_VALUE = _("Screening items must be checked or unchecked.")
+ERR_REVIEW_STAFF_ONLY = _("Only administrators can review monitoring flags.")
+ERR_REVIEW_NOT_FLAGGED = _("This feedback has no screening item checked: there is nothing to review.")
+ERR_REVIEW_NOTE_TOO_LONG = _("The note can have at most %(max)s characters.")
+REVIEW_NOTE_MAX = 2000
 ERR_TRY_AGAIN = _("The feedback could not be saved. Please try again.")
 
 
@@ -75,11 +82,21 @@ def feedback_next_evaluation_id() -> int:
     return max(current + 1, PLATFORM_EVALUATION_ID_START)
 
 
+def session_was_held(*, session: Session) -> bool:
+    """Started, with at least one message from the counselor and one from the client."""
+    if session.started_at is None:
+        return False
+    roles = set(Message.objects.filter(session_id=session.pk).values_list("role", flat=True).distinct())
+    return {Role.COUNSELOR, Role.CLIENT} <= roles
+
+
 def _check_may_submit(*, session: Session, client) -> None:
     if client is None or not getattr(client, "pk", None) or client.pk != session.client_id:
         raise FeedbackError("not_client", ERR_NOT_CLIENT)
     if session.status != SessionStatus.ENDED:
         raise FeedbackError("not_ended", ERR_NOT_ENDED)
+    if not session_was_held(session=session):
+        raise FeedbackError("not_held", ERR_NOT_HELD)
     if Feedback.objects.filter(session_id=session.pk).exists():
         raise FeedbackError("already_submitted", ERR_ALREADY_SUBMITTED)
 
@@ -161,3 +178,25 @@ def _notify(feedback: Feedback) -> None:
         session_notify(session_id=feedback.session_id, event=feedback_event(feedback), audience=FEEDBACK_EVENT_AUDIENCE)
     except Exception:  # the layer is a hint; the result page also loads the feedback from the DB
         logger.exception("could not push feedback of session %s", feedback.session_id)
+
+
+@transaction.atomic
+def monitoring_review_create(*, feedback: Feedback, reviewer, note: str) -> MonitoringReview:
+    """Mark a flagged feedback as reviewed with a follow-up note (append-only, audit-logged)."""
+    if reviewer is None or not getattr(reviewer, "is_staff", False):
+        raise FeedbackError("forbidden", ERR_REVIEW_STAFF_ONLY)
+    note = (note or "").strip()
+    if len(note) > REVIEW_NOTE_MAX:
+        raise FeedbackError("note_too_long", ERR_REVIEW_NOTE_TOO_LONG % {"max": REVIEW_NOTE_MAX})
+    locked = Feedback.objects.select_for_update().get(pk=feedback.pk)
+    if not any(getattr(locked, field) for field in SCREENING_FIELDS):
+        raise FeedbackError("not_flagged", ERR_REVIEW_NOT_FLAGGED)
+    review = MonitoringReview.objects.create(feedback=locked, reviewer=reviewer, note=note)
+    logger.info(
+        "monitoring: feedback %s (session %s) reviewed by user %s, review %s",
+        locked.pk,
+        locked.session_id,
+        reviewer.pk,
+        review.pk,
+    )
+    return review

@@ -10,9 +10,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from kokoro_site.permissions import error_page, staff_required
 from roleplay.models import SessionStatus
@@ -20,14 +21,16 @@ from roleplay.models import SessionStatus
 from . import selectors
 from .forms import FeedbackFilterForm, FeedbackForm
 from .items import ASPECT_LABELS, ASPECTS, GROUP_LABELS, ITEMS, SCREENINGS
-from .services import FeedbackError, feedback_refusal, feedback_submit
+from .models import Feedback
+from .services import FeedbackError, feedback_refusal, feedback_submit, monitoring_review_create
 
 MSG_THANKS = _("Thank you! Your feedback has been sent to the counselor.")
 TITLE = _("Feedback")
 PAGE_SIZE = 50
 
 # HTTP status of each refusal code.
-REFUSAL_STATUS = {"not_client": 403, "not_ended": 409, "already_submitted": 409}
+MSG_REVIEWED = _("Evaluation %(id)s is marked as reviewed.")
+REFUSAL_STATUS = {"not_client": 403, "not_ended": 409, "not_held": 409, "already_submitted": 409}
 
 
 def _error_page(request: HttpRequest, message, *, status: int, **context) -> HttpResponse:
@@ -159,6 +162,7 @@ def feedback_monitoring(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": _staff_rows(page),
             "counts": selectors.screening_counts(),
+            "show_review": True,
             "screening": screening if screening in selectors.SCREENING_BY_CODE else "any",
         },
     )
@@ -171,6 +175,24 @@ def _staff_rows(page) -> list[dict]:
             "flags": [s.code for s in SCREENINGS if getattr(f, s.field)],
             "transcript_url": selectors.session_transcript_url(f.session_id),
             "result_url": reverse("feedback:result", args=[f.session_id]),
+            "reviews": list(f.reviews.all()),
         }
         for f in page.object_list
     ]
+
+
+@require_POST
+@staff_required
+def monitoring_review(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark a flagged feedback reviewed with a follow-up note, then back to the monitoring list."""
+    feedback = get_object_or_404(Feedback, pk=pk)
+    try:
+        monitoring_review_create(feedback=feedback, reviewer=request.user, note=request.POST.get("note", ""))
+    except FeedbackError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, MSG_REVIEWED % {"id": feedback.evaluation_id})
+    back = request.POST.get("next", "")
+    if not back.startswith("/") or back.startswith("//"):
+        back = reverse("feedback:monitoring")
+    return redirect(back)

@@ -16,11 +16,11 @@ from feedback.dataset.exporter import CONTENT_TYPES, export_filename, export_str
 from feedback.dataset.forms import ExportForm, SessionSearchForm
 from feedback.dataset.selectors import session_detail, session_messages, session_search_queryset
 from feedback.dataset.stats import dataset_correlations, dataset_summary
-from feedback.items import ITEMS, SCREENINGS
+from feedback.items import ITEMS, SCREENINGS, item_label
 from kokoro_site.permissions import staff_required
 from roleplay.models import Session, TranscriptReadChannel
 from roleplay.services.audit import transcript_read_log
-from roleplay.topics import TOPIC_LABELS
+from roleplay.topics import TOPIC_LABELS, Topic
 
 PAGE_SIZE = 50
 STREAM_PIECE = 256 * 1024
@@ -119,12 +119,12 @@ def analytics(request: HttpRequest) -> HttpResponse:
     chart_data = {
         "histogram": summary["score_histogram"],
         "topics": [
-            {"key": k, "label": TOPIC_LABELS[k][0], "label_en": TOPIC_LABELS[k][1], "n": n}
+            {"key": k, "label": str(Topic(k).label), "label_en": TOPIC_LABELS[k][1], "n": n}
             for k, n in summary["topics"].items()
         ],
         "features": [{**f, "label": str(FEATURE_LABELS[f["key"]])} for f in corr["features"]],
         "item_matrix": corr["item_matrix"],
-        "item_labels": [f"{i.number}. {i.jp}" for i in ITEMS],
+        "item_labels": [f"{i.number}. {item_label(i)}" for i in ITEMS],
     }
     screenings = [(s, summary["screenings"][s.field]) for s in SCREENINGS]
     return render(

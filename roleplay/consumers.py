@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import datetime
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -444,6 +445,10 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
             if payload.get("type") == "ended":
                 for task in self._timers:
                     task.cancel()
+            elif payload.get("type") == "started" and payload.get("ends_at") and self.role != OBSERVER:
+                # Started early from the waiting room: the time-up timer follows the new end.
+                ends_at = datetime.fromisoformat(payload["ends_at"])
+                self._timers.append(asyncio.ensure_future(self._at((ends_at - timezone.now()).total_seconds())))
             await self.send_json(payload)
 
     # --- helpers ----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Forms: input parsing and widgets only; the rules live in the services."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import UsernameField
 from django.core.exceptions import ValidationError
@@ -93,9 +94,28 @@ class SignupForm(ProfileFieldsMixin):
 
 
 class ProfileForm(ProfileFieldsMixin):
+    email = forms.EmailField(label=_("E-mail address"), required=False, help_text=_("Only for notifications."))
+    email_notifications = forms.BooleanField(
+        label=_("E-mail me when a session is matched, moved, cancelled or about to start"), required=False
+    )
+    email_language = forms.ChoiceField(label=_("Language of the e-mails"), choices=settings.LANGUAGES, required=False)
+
+    NOTIFICATION_FIELDS = ("email", "email_notifications", "email_language")
+
     @classmethod
     def for_profile(cls, profile: Profile, data=None) -> "ProfileForm":
-        return cls(data=data, initial={name: getattr(profile, name) for name in cls.PROFILE_FIELDS})
+        initial = {name: getattr(profile, name) for name in cls.PROFILE_FIELDS}
+        initial.update(
+            email=profile.user.email,
+            email_notifications=profile.email_notifications,
+            email_language=profile.email_language,
+        )
+        return cls(data=data, initial=initial)
+
+    def notification_data(self) -> dict:
+        data = {name: self.cleaned_data[name] for name in self.NOTIFICATION_FIELDS}
+        data["email_language"] = data["email_language"] or self.initial.get("email_language") or settings.LANGUAGE_CODE
+        return data
 
 
 class SlotForm(forms.Form):

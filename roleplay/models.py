@@ -56,6 +56,12 @@ class Profile(models.Model):
     dataset_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
     # Participant id written to research exports; imported accounts keep their dataset id.
     research_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
+    # Notifications by e-mail (matches, changes, "starts in 5 minutes"); the site always shows them.
+    email_notifications = models.BooleanField(_("e-mail me about my sessions"), default=True)
+    # Language of the e-mails (the site itself follows the language menu).
+    email_language = models.CharField(
+        _("e-mail language"), max_length=5, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
 
     def __str__(self) -> str:
         return self.display_name
@@ -209,3 +215,40 @@ class TranscriptRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} read {self.session_id} ({self.channel})"
+
+
+class NotificationKind(models.TextChoices):
+    MATCHED = "matched", _("Session matched")
+    RESCHEDULED = "rescheduled", _("Session rescheduled")
+    CANCELLED = "cancelled", _("Session cancelled")
+    STARTING_SOON = "starting_soon", _("Session starts soon")
+
+
+class Notification(models.Model):
+    """Something a participant should know about a session. The text is built when shown (in the
+    reader's language) from ``kind`` and ``params``; nothing translated is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    # JSON facts for the text: ``starts_at`` (ISO time), ``partner`` (display name).
+    params = models.JSONField(default=dict, blank=True)
+    # Same key twice for one user, kind and session = the same notification (the reminder task).
+    dedupe_key = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "kind", "session", "dedupe_key"],
+                condition=~Q(dedupe_key=""),
+                name="notification_unique_dedupe_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.session_id}"

@@ -25,3 +25,15 @@ def session_notify(*, session_id: int, event: dict, audience: tuple[str, ...] | 
         session_group(session_id),
         {"type": "session.event", "event": event, "audience": list(audience) if audience else None},
     )
+
+
+def user_group(user_id: int) -> str:
+    return f"user_{user_id}"
+
+
+def user_notify(*, user_id: int, event: dict) -> None:
+    """Send ``event`` to every open page of one user (the notification socket, ``ws/notifications/``)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(user_group(user_id), {"type": "user.event", "event": event})

@@ -1,20 +1,31 @@
 """The 11 KokoroChat topic categories, with the dataset's exact Japanese and English labels."""
 
 from django.db import models
+from django.utils.functional import lazy
+from django.utils.translation import get_language
+
+
+def _pick(jp: str, en: str) -> str:
+    """The dataset's Japanese label, or its own English label when the page is in English."""
+    return en if (get_language() or "").startswith("en") else jp
+
+
+# Lazy like gettext_lazy: choices show the label of the language active when they are shown.
+_label = lazy(_pick, str)
 
 
 class Topic(models.TextChoices):
-    MENTAL_HEALTH = "mental_health", "心理的問題"
-    PHYSICAL_HEALTH = "physical_health", "身体的健康問題"
-    INTERPERSONAL = "interpersonal", "人間関係"
-    ROMANTIC = "romantic", "恋愛問題"
-    FAMILY_SPOUSE = "family_spouse", "家庭内問題（夫婦）"
-    FAMILY_NON_SPOUSAL = "family_non_spousal", "家庭内問題（夫婦以外）"
-    SCHOOL = "school", "学校問題"
-    FINANCIAL = "financial", "経済的問題"
-    WORKPLACE = "workplace", "職場問題"
-    CAREER = "career", "進路・キャリア問題"
-    OTHERS = "others", "その他"
+    MENTAL_HEALTH = "mental_health", _label("心理的問題", "Mental Health Issues")
+    PHYSICAL_HEALTH = "physical_health", _label("身体的健康問題", "Physical Health Issues")
+    INTERPERSONAL = "interpersonal", _label("人間関係", "Interpersonal Issues")
+    ROMANTIC = "romantic", _label("恋愛問題", "Romantic Issues")
+    FAMILY_SPOUSE = "family_spouse", _label("家庭内問題（夫婦）", "Family Issues (Spouse)")
+    FAMILY_NON_SPOUSAL = "family_non_spousal", _label("家庭内問題（夫婦以外）", "Family Issues (Non-Spousal)")
+    SCHOOL = "school", _label("学校問題", "School Issues")
+    FINANCIAL = "financial", _label("経済的問題", "Financial Issues")
+    WORKPLACE = "workplace", _label("職場問題", "Workplace Issues")
+    CAREER = "career", _label("進路・キャリア問題", "Career and Educational Issues")
+    OTHERS = "others", _label("その他", "Others")
 
 
 # (main_jp, main_en) exactly as the published dataset writes them.

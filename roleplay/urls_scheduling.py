@@ -1,6 +1,6 @@
 from django.urls import path
 
-from roleplay.views import scheduling
+from roleplay.views import notifications, scheduling
 
 urlpatterns = [
     path("", scheduling.dashboard, name="dashboard"),
@@ -11,4 +11,7 @@ urlpatterns = [
     path("schedule/sessions/<int:pk>/reschedule/", scheduling.session_reschedule_view, name="session_reschedule"),
     path("schedule/sessions/<int:pk>/setup/", scheduling.session_setup, name="session_setup"),
     path("history/", scheduling.history, name="history"),
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path("notifications/badge/", notifications.notification_badge, name="notification_badge"),
+    path("notifications/read/", notifications.notifications_read, name="notifications_read"),
 ]

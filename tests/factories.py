@@ -73,6 +73,11 @@ class FeedbackFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _adjust_kwargs(cls, **kwargs):
         kwargs.pop("_items", None)
+        if not any(field in kwargs for field in ITEM_FIELDS) and 0 <= kwargs.get("total", -1) <= 100:
+            # Items that add up to the total (the score rule holds, so the record exports and imports).
+            base, extra = divmod(kwargs["total"], len(ITEM_FIELDS))
+            for n, field in enumerate(ITEM_FIELDS):
+                kwargs[field] = base + 1 if n < extra else base
         for field in ITEM_FIELDS:
             kwargs.setdefault(field, 3)
         return kwargs

@@ -24,6 +24,7 @@ from feedback.models import ExportAudit
 from roleplay.models import AvailabilitySlot, SessionStatus
 from tests.chat_sockets import handshake
 from tests.factories import FeedbackFactory, SessionFactory, UserFactory
+from tests.feedback.helpers import ended_session
 
 pytestmark = pytest.mark.django_db
 
@@ -53,15 +54,14 @@ def world() -> World:
     counselor, client, stranger = UserFactory(), UserFactory(), UserFactory()
     staff = UserFactory(is_staff=True)
     both = {"counselor": counselor, "client": client}
-    ended_at = timezone.now() - timedelta(minutes=5)
     w = World(
         counselor=counselor,
         client=client,
         stranger=stranger,
         staff=staff,
         live=SessionFactory(**both),
-        ended=SessionFactory(**both, status=SessionStatus.ENDED, ended_at=ended_at),
-        rated=FeedbackFactory(session=SessionFactory(**both, status=SessionStatus.ENDED, ended_at=ended_at)).session,
+        ended=ended_session(**both),
+        rated=FeedbackFactory(session=ended_session(**both)).session,
         future=SessionFactory(
             **both,
             status=SessionStatus.SCHEDULED,
@@ -317,7 +317,7 @@ def test_every_response_to_a_signed_in_user_is_never_cached(client, world, setti
 def test_transcript_text_is_not_in_a_strangers_pages(client, world):
     from tests.factories import MessageFactory
 
-    MessageFactory(session=world.rated, seq=1, text="ひみつの相談内容")
+    MessageFactory(session=world.rated, seq=3, text="ひみつの相談内容")
     client.force_login(world.stranger)
     for name in ("roleplay:dashboard", "roleplay:history", "feedback:progress"):
         assert "ひみつの相談内容" not in client.get(reverse(name)).content.decode()

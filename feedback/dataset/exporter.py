@@ -7,6 +7,7 @@ so memory stays flat; every writer consumes the same ``iter_dialogues`` generato
 from __future__ import annotations
 
 import json
+import logging
 import zipfile
 from collections.abc import Iterable, Iterator
 from itertools import groupby
@@ -23,6 +24,8 @@ from .export_checks import export_problem
 from .export_target import check_target, staged_file, staged_folder
 from .schema import TZ_NAME, dialogue_object, dump_file, dump_line
 from .selectors import FORMATS, ExportOptions, export_feedback_queryset, export_id
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 500
 ZIP_FOLDER = "kokorochat_dialogues"

@@ -82,6 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "roleplay.context_processors.notifications",
             ],
         },
     },
@@ -193,6 +194,7 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE = {
     "end-overdue-sessions": {"task": "roleplay.tasks.end_overdue_sessions", "schedule": 60.0},
+    "remind-starting-sessions": {"task": "roleplay.tasks.remind_starting_sessions", "schedule": 60.0},
     # Every job type (fine-tuning, arena, coaching, index builds, scorer training) and the practice replies.
     "reap-stale-jobs": {"task": "models_ml.jobs.tasks.reap_stale_jobs", "schedule": 60.0},
 }
@@ -251,6 +253,9 @@ KOKORO_PASSWORD_RESET_WINDOW_S = env.int("KOKORO_PASSWORD_RESET_WINDOW_S", defau
 # AXES_COOLOFF_TIME (django-axes already locks a user name + IP pair after AXES_FAILURE_LIMIT).
 KOKORO_LOGIN_IP_FAILURE_LIMIT = env.int("KOKORO_LOGIN_IP_FAILURE_LIMIT", default=15)
 # --- end of issue 14 block ----------------------------------------------------------------
+# --- Notifications (site list, live badge, e-mail through DJANGO_EMAIL_URL above) -----
+# The site's public address, for links in e-mails (no trailing slash).
+KOKORO_SITE_URL = env.str("KOKORO_SITE_URL", default="http://127.0.0.1:8000")
 
 # --- django-axes (log-in attempt limits) ---------------------------------------------
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)

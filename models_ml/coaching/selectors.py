@@ -220,7 +220,8 @@ def counselor_skill_progress(*, user) -> dict | None:
     """Per ended session in the counselor role: signals, predicted vs actual totals; item means both ways."""
     sessions = list(
         Session.objects.filter(counselor=user, status=SessionStatus.ENDED)
-        .exclude(source=SessionSource.IMPORTED)
+        # Human role-plays only: AI practice and simulations would blur the skill trends.
+        .filter(source=SessionSource.LIVE)
         .select_related("feedback", "prediction")
         .order_by("ended_at", "pk")
     )

@@ -64,6 +64,13 @@ class Prediction(models.Model):
         return f"Prediction {self.session_id} ({self.status})"
 
     @property
+    def reason_text(self) -> str:
+        """``reason`` (stored in English) in the reader's language."""
+        from .presenters import reason_text
+
+        return reason_text(self.reason)
+
+    @property
     def any_flag(self) -> bool:
         return any(self.flags.values())
 

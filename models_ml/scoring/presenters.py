@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
-from django.utils.translation import get_language
+import re
+
+from django.utils.functional import Promise
+from django.utils.translation import get_language, gettext
 
 from feedback.items import ITEMS, SCREENINGS
 
 from .models import PredictionStatus
 from .selectors import prediction_for_session
+
+
+def _reason_templates() -> list[tuple[re.Pattern, str]]:
+    """(pattern of the English source text, msgid) of every stored scorer reason."""
+    from . import artifacts, backends, base, llm_scorer, services, tasks
+
+    out = []
+    for module in (base, backends, artifacts, llm_scorer, services, tasks):
+        for name, value in vars(module).items():
+            if name.startswith("ERR_") and isinstance(value, Promise):
+                msgid = value._args[0]  # the untranslated source text of a gettext_lazy constant
+                pattern = re.sub(r"%\\\(([a-z_]+)\\\)s", lambda m: f"(?P<{m.group(1)}>.*)", re.escape(msgid))
+                out.append((re.compile(pattern, re.S), msgid))
+    return out
+
+
+def reason_text(reason: str) -> str:
+    """A stored prediction reason in the reader's language.
+
+    Reasons are stored as the English source text (``prediction_run`` formats them with English
+    active); a known message is translated when shown, an unknown one (a library's error) as is.
+    """
+    if not reason:
+        return ""
+    for pattern, msgid in _reason_templates():
+        match = pattern.fullmatch(reason)
+        if match:
+            return gettext(msgid) % match.groupdict() if match.groupdict() else gettext(msgid)
+    return reason
 
 
 def item_label(item) -> str:
@@ -37,7 +69,7 @@ def panel_context(session) -> dict:
             flags.append(
                 {
                     "code": s.code,
-                    "label": s.jp,
+                    "label": s.label,
                     "probability": prediction.screening.get(s.code, 0.0),
                     "flagged": bool(prediction.flags.get(s.code)),
                 }

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from kokoro_site.errors import ServiceError
@@ -205,10 +205,11 @@ def prediction_compute(*, session_id: int) -> Prediction:
             session_id=session.pk,
             backend=backend,
             status=PredictionStatus.SKIPPED,
-            reason=str(ERR_TOO_FEW_MESSAGES % {"count": len(dialogue.messages), "minimum": MIN_MESSAGES_TO_SCORE}),
+            reason=_english(ERR_TOO_FEW_MESSAGES, count=len(dialogue.messages), minimum=MIN_MESSAGES_TO_SCORE),
         )
     try:
-        result = get_scorer(backend).predict(dialogue)
+        with translation.override("en"):  # a stored reason is the English source, translated when shown
+            result = get_scorer(backend).predict(dialogue)
     except ScorerError as exc:
         return _prediction_store(
             session_id=session.pk, backend=backend, status=PredictionStatus.FAILED, reason=str(exc)
@@ -223,6 +224,12 @@ def prediction_compute(*, session_id: int) -> Prediction:
         flags=result.flags,
         model_version=result.model_version,
     )
+
+
+def _english(message, **params) -> str:
+    """The English source text of a message (stored; ``presenters.reason_text`` translates it when shown)."""
+    with translation.override("en"):
+        return str(message % params) if params else str(message)
 
 
 @transaction.atomic
@@ -264,8 +271,10 @@ def prediction_push(*, prediction: Prediction) -> None:
         logger.exception("could not push the prediction of session %s", prediction.session_id)
 
 
-def prediction_fail(*, session_id: int, reason: str) -> None:
-    _prediction_store(session_id=session_id, backend=scorer_backend(), status=PredictionStatus.FAILED, reason=reason)
+def prediction_fail(*, session_id: int, reason) -> None:
+    _prediction_store(
+        session_id=session_id, backend=scorer_backend(), status=PredictionStatus.FAILED, reason=_english(reason)
+    )
 
 
 @transaction.atomic

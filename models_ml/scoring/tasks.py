@@ -18,10 +18,10 @@ def score_session(session_id: int) -> str:
     try:
         return services.prediction_compute(session_id=session_id).status
     except SoftTimeLimitExceeded:
-        services.prediction_fail(session_id=session_id, reason=str(ERR_TIMEOUT))
+        services.prediction_fail(session_id=session_id, reason=ERR_TIMEOUT)
     except Exception:
         services.logger.exception("scoring session %s failed", session_id)
-        services.prediction_fail(session_id=session_id, reason=str(ERR_UNEXPECTED))
+        services.prediction_fail(session_id=session_id, reason=ERR_UNEXPECTED)
     return "failed"
 
 

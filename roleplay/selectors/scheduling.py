@@ -31,6 +31,8 @@ class SessionCard:
     partner_name: str
     can_join: bool
     can_change: bool
+    # Joinable but not started yet: the room is a waiting room until ``starts_at``.
+    waiting: bool = False
 
     @property
     def is_counselor(self) -> bool:
@@ -56,6 +58,7 @@ def session_card(*, session: Session, user: AbstractBaseUser, now: datetime | No
         partner_name=_display_name(partner),
         can_join=live or (scheduled and session.starts_at - JOIN_WINDOW <= now < session.ends_at),
         can_change=scheduled and session.starts_at > now,
+        waiting=scheduled and now < session.starts_at,
     )
 
 

@@ -1,5 +1,6 @@
 """Account writes: sign-up (User + Profile together) and profile edits."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ ERR_DISPLAY_NAME_REQUIRED = _("Enter a display name.")
 ERR_DISPLAY_NAME_TOO_LONG = _("The display name can have at most 50 characters.")
 ERR_TRAINING_HOURS_RANGE = _("Completed training hours must be between 0 and 10000.")
 ERR_BAD_CHOICE = _("Select a valid choice.")
+ERR_EMAIL_LANGUAGE = _("Choose Japanese or English for the e-mails.")
 
 MAX_TRAINING_HOURS = 10000
 DISPLAY_NAME_MAX = 50
@@ -109,6 +111,22 @@ def profile_update(
     for name, value in fields.items():
         setattr(profile, name, value)
     profile.save(update_fields=list(fields))
+    return profile
+
+
+@transaction.atomic
+def profile_notifications_update(
+    *, user: AbstractBaseUser, email: str, email_notifications: bool, email_language: str
+) -> Profile:
+    """E-mail address and notification e-mail settings (the site list is always on)."""
+    profile = profile_ensure(user=user)
+    if email_language not in dict(settings.LANGUAGES):
+        raise ValidationError({"email_language": [ERR_EMAIL_LANGUAGE]})
+    user.email = email.strip()
+    user.save(update_fields=["email"])
+    profile.email_notifications = bool(email_notifications)
+    profile.email_language = email_language
+    profile.save(update_fields=["email_notifications", "email_language"])
     return profile
 
 

@@ -22,8 +22,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from roleplay.models import AvailabilitySlot, Profile, Role, Session, SessionStatus, SlotStatus
+from roleplay.models import AvailabilitySlot, NotificationKind, Profile, Role, Session, SessionStatus, SlotStatus
 from roleplay.services.accounts import profile_ensure
+from roleplay.services.notifications import notify_session_participants
 from roleplay.topics import Topic
 
 logger = logging.getLogger(__name__)
@@ -246,6 +247,7 @@ def slot_match(*, slot_id: int, now: datetime | None = None) -> Session | None:
         matched.status = SlotStatus.MATCHED
         matched.session = session
         matched.save(update_fields=["status", "session"])
+    notify_session_participants(session=session, kind=NotificationKind.MATCHED)
     return session
 
 
@@ -319,6 +321,7 @@ def session_cancel(*, session: Session, user: AbstractBaseUser, now: datetime | 
         slot.save(update_fields=["status", "session"])
     for slot_id in reopened:
         transaction.on_commit(lambda slot_id=slot_id: _rematch_quietly(slot_id))
+    notify_session_participants(session=locked, kind=NotificationKind.CANCELLED, exclude=user)
     return locked
 
 
@@ -353,6 +356,7 @@ def session_reschedule(
     _check_free(session=locked, start=starts_at, minutes=locked.duration_minutes, user=user, now=now)
     locked.starts_at = starts_at
     locked.save(update_fields=["starts_at"])
+    notify_session_participants(session=locked, kind=NotificationKind.RESCHEDULED, exclude=user)
     return locked
 
 

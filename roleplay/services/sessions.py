@@ -7,6 +7,7 @@ run only after the ending transaction commits.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -22,9 +23,18 @@ from roleplay.signals import session_ended
 logger = logging.getLogger(__name__)
 
 ERR_ONLY_COUNSELOR_CAN_END = _("Only the counselor can end this session.")
+ERR_END_BEFORE_START = _(
+    "The session has not started yet, so it cannot be ended. Cancel it from the dashboard instead."
+)
+
+ERR_START_NOW_NOT_COUNSELOR = _("Only the counselor can start the session early.")
+ERR_START_NOW_NOT_WAITING = _("The session can be started early only from the waiting room, before its start.")
+ERR_START_NOW_TOO_EARLY = _("The session can be started early at most %(minutes)s minutes before its start.")
 ERR_BAD_PAST_TIMES = _("A past session needs aware start and end times, the end not before the start.")
 
 OPEN_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
+# "Start now" is offered in the waiting room from this long before the scheduled start.
+START_NOW_WINDOW = timedelta(minutes=10)
 OBSERVER = "observer"
 
 
@@ -62,6 +72,41 @@ def session_begin(*, session: Session) -> bool:
     event = {"type": "started", "started_at": now.isoformat()}
     transaction.on_commit(lambda: session_notify(session_id=locked.pk, event=event))
     return True
+
+
+@transaction.atomic
+def session_start_early(*, session: Session, by) -> Session:
+    """Start a scheduled session before its time: both are in the waiting room and the counselor agrees.
+
+    The session keeps its length (it ends earlier by as much as it starts earlier). The page only
+    offers the button while the client is shown as present; the server checks role and time.
+    """
+    if session.role_of(by) != Role.COUNSELOR:
+        raise SessionError(ERR_START_NOW_NOT_COUNSELOR, code="forbidden")
+    locked = _locked(session.pk)
+    now = timezone.now()
+    if locked.status != SessionStatus.SCHEDULED or locked.started_at is not None or now >= locked.starts_at:
+        _refresh(session, locked)
+        raise SessionError(ERR_START_NOW_NOT_WAITING, code="not_waiting")
+    if locked.starts_at - now > START_NOW_WINDOW:
+        _refresh(session, locked)
+        minutes = int(START_NOW_WINDOW.total_seconds() // 60)
+        raise SessionError(ERR_START_NOW_TOO_EARLY % {"minutes": minutes}, code="too_early")
+    locked.starts_at = now
+    locked.status = SessionStatus.LIVE
+    locked.started_at = now
+    locked.save(update_fields=["starts_at", "status", "started_at"])
+    _refresh(session, locked)
+    session.starts_at = now
+    event = {
+        "type": "started",
+        "started_at": now.isoformat(),
+        "starts_at": now.isoformat(),
+        "ends_at": locked.ends_at.isoformat(),
+        "early": True,
+    }
+    transaction.on_commit(lambda: session_notify(session_id=locked.pk, event=event))
+    return session
 
 
 @transaction.atomic
@@ -137,6 +182,10 @@ def session_end(*, session: Session, reason: str, by=None, cancelled: bool = Fal
     if locked.status not in OPEN_STATUSES:
         _refresh(session, locked)
         return session
+    if locked.started_at is None and reason != EndReason.TIME_UP and not cancelled:
+        # Before the start only cancelling stops a session (the dashboard's "Cancel").
+        _refresh(session, locked)
+        raise SessionError(ERR_END_BEFORE_START, code="not_started")
     now = timezone.now()
     locked.status = SessionStatus.CANCELLED if cancelled else SessionStatus.ENDED
     locked.ended_at = now

@@ -6,6 +6,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, PasswordResetView
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -13,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kokoro_site.ratelimit import rate_allow
 from roleplay.forms import ProfileForm, SignupForm, add_service_errors
-from roleplay.services.accounts import profile_ensure, profile_update, user_signup
+from roleplay.services.accounts import profile_ensure, profile_notifications_update, profile_update, user_signup
 
 MSG_SIGNED_UP = _("Welcome! Your account has been created.")
 MSG_PROFILE_SAVED = _("Your profile has been saved.")
@@ -117,7 +118,9 @@ def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm.for_profile(current, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            profile_update(user=request.user, **form.profile_data())
+            with transaction.atomic():
+                profile_update(user=request.user, **form.profile_data())
+                profile_notifications_update(user=request.user, **form.notification_data())
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:

@@ -21,7 +21,14 @@ from roleplay.selectors.chat import (
     session_get_for_user,
 )
 from roleplay.services.audit import transcript_read_log
-from roleplay.services.sessions import SessionError, session_end, session_end_if_overdue, session_next_url
+from roleplay.services.sessions import (
+    START_NOW_WINDOW,
+    SessionError,
+    session_end,
+    session_end_if_overdue,
+    session_next_url,
+    session_start_early,
+)
 
 TEMPLATES = {
     Role.COUNSELOR: "roleplay/session_counselor.html",
@@ -45,6 +52,10 @@ JS_STRINGS = {
     "confirm_end": _("End the session now? This cannot be undone."),
     "too_long": _("The message is too long."),
     "moving_on": _("Moving on…"),
+    "here": _("here"),
+    "not_here": _("not here yet"),
+    "waiting_reason": _("Sending opens when the session starts. Your draft is kept."),
+    "not_connected": _("Not connected: your draft is kept and can be sent once the connection is back."),
 }
 
 
@@ -70,6 +81,7 @@ def session_room(request: HttpRequest, pk: int) -> HttpResponse:
         "last_seq": history[-1].seq if history else 0,
         "next_url": session_next_url(session_id=session.pk, role=role) if ended else None,
         "max_chars": settings.KOKORO_MAX_MESSAGE_CHARS,
+        "start_now_window_s": int(START_NOW_WINDOW.total_seconds()),
         "i18n": {key: str(text) for key, text in JS_STRINGS.items()},
     }
     context = {
@@ -83,6 +95,7 @@ def session_room(request: HttpRequest, pk: int) -> HttpResponse:
         "client_name": participant_name(session.client),
         "ended": ended,
         "next_url": config["next_url"],
+        "waiting": session.status == SessionStatus.SCHEDULED and timezone.now() < session.starts_at,
     }
     return render(request, TEMPLATES[role], context)
 
@@ -100,3 +113,17 @@ def session_end_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("roleplay:session", pk=session.pk)
     return redirect(session_next_url(session_id=session.pk, role=role))
+
+
+@require_POST
+@login_required
+def session_start_now_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Waiting room: the counselor starts the session before its time (the client is there)."""
+    session, role = session_get_for_user(session_id=pk, user=request.user)
+    if role != Role.COUNSELOR:
+        raise PermissionDenied
+    try:
+        session_start_early(session=session, by=request.user)
+    except SessionError as exc:
+        messages.error(request, exc.message)
+    return redirect("roleplay:session", pk=session.pk)

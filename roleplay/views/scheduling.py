@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from roleplay.forms import RescheduleForm, SessionSetupForm, SlotForm, add_service_errors
-from roleplay.models import AvailabilitySlot, Session
+from roleplay.models import AvailabilitySlot, Role, Session
 from roleplay.selectors.scheduling import (
     open_demand,
     session_card,
@@ -78,7 +78,11 @@ def dashboard_upcoming(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def schedule(request: HttpRequest) -> HttpResponse:
-    form = SlotForm(data=request.POST or None, initial=_default_slot_times())
+    initial = _default_slot_times()
+    preferred = getattr(getattr(request.user, "profile", None), "preferred_role", "")
+    if preferred in (Role.COUNSELOR, Role.CLIENT):  # "either" keeps the form's default
+        initial["role"] = preferred
+    form = SlotForm(data=request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             slot, session = slot_post(user=request.user, **form.cleaned_data)

@@ -21,6 +21,11 @@
   const nextLink = $("chat-next");
   const emptyBox = $("chat-empty");
   const endForm = $("chat-end-form");
+  const reasonBox = $("chat-composer-reason");
+  const waitingBox = $("chat-waiting");
+  const waitingCountdown = $("waiting-countdown");
+  const partnerArrival = $("arrival-partner");
+  const startNowForm = $("chat-start-now");
 
   const myRole = cfg.role;
   const mineRole = myRole === "observer" ? "client" : myRole;
@@ -45,6 +50,7 @@
   let partnerTypingTimer = null;
   let ended = status === "ended" || status === "cancelled";
   let connections = 0;
+  let partnerOnline = false;
 
   const now = () => Date.now() + offset;
   const pad = (n) => String(n).padStart(2, "0");
@@ -132,13 +138,55 @@
     return connected && !ended && myRole !== "observer" && now() >= startsAt && now() < endsAt;
   }
 
+  function waiting() {
+    return !ended && status === "scheduled" && now() < startsAt;
+  }
+
+  // Why Send is disabled, always shown next to the composer (the draft is never dropped).
+  function composerReason() {
+    if (ended || myRole === "observer") return "";
+    if (waiting()) return t.waiting_reason || "";
+    if (!connected) return t.not_connected || "";
+    return "";
+  }
+
   function refreshComposer() {
     if (!input) return;
     const ok = canSend();
+    // The text box stays usable while waiting or offline: a draft can be written and is kept.
     input.disabled = ended || myRole === "observer";
     sendBtn.disabled = !ok;
     if (form) form.hidden = ended;
-    if (endForm) endForm.hidden = ended;
+    if (endForm) endForm.hidden = ended || status !== "live";
+    if (reasonBox) {
+      const reason = composerReason();
+      if (reasonBox.textContent !== reason) reasonBox.textContent = reason;
+      reasonBox.hidden = !reason;
+    }
+    refreshWaiting();
+  }
+
+  function refreshWaiting() {
+    if (!waitingBox) return;
+    const isWaiting = waiting();
+    waitingBox.hidden = !isWaiting;
+    if (partnerArrival) {
+      partnerArrival.dataset.online = partnerOnline ? "true" : "false";
+      const state = partnerArrival.querySelector(".arrival-state");
+      const text = partnerOnline ? t.here : t.not_here;
+      if (state && state.textContent !== text) state.textContent = text;
+    }
+    if (startNowForm) {
+      const inWindow = startsAt - now() <= (cfg.start_now_window_s || 0) * 1000;
+      startNowForm.hidden = !(isWaiting && connected && partnerOnline && inWindow);
+    }
+  }
+
+  function flashReason() {
+    if (!reasonBox || reasonBox.hidden) return;
+    reasonBox.classList.remove("flash");
+    void reasonBox.offsetWidth; // restart the highlight
+    reasonBox.classList.add("flash");
   }
 
   function onEnded(frame) {
@@ -196,12 +244,18 @@
         break;
       case "presence":
         if (frame.role !== myRole && presenceBox && myRole !== "observer") {
+          partnerOnline = !!frame.online;
           presenceBox.dataset.online = frame.online ? "true" : "false";
           presenceBox.textContent = frame.online ? t.online : t.offline;
           if (!frame.online && typingBox) typingBox.hidden = true;
         }
         break;
-      case "started": status = "live"; refreshComposer(); break;
+      case "started":
+        status = "live";
+        if (frame.starts_at) startsAt = Date.parse(frame.starts_at);
+        if (frame.ends_at) endsAt = Date.parse(frame.ends_at);
+        refreshComposer();
+        break;
       case "ended": onEnded(frame); break;
       case "pong": break;
       default:
@@ -235,6 +289,7 @@
       connected = false;
       syncInFlight = false;
       refreshComposer();
+      partnerOnline = false;
       if (presenceBox && myRole !== "observer") { presenceBox.dataset.online = "false"; presenceBox.textContent = t.offline; }
       // The login ended: reload, which shows the log-in page (or reconnects if still signed in).
       if (ev.code === 4401 && welcomed) { window.location.reload(); return; }
@@ -260,22 +315,35 @@
     toBottom();
     pending.set(id, { text: text, li: li });
     input.value = "";
+    grow();
     send({ type: "message", text: text, client_msg_id: id });
     clearTimeout(typingStopTimer);
     typingSentAt = 0;
     send({ type: "typing", typing: false });
   }
 
+  // The box grows with its text (up to its CSS max-height), so a new line never hides what is written.
+  function grow() {
+    if (!input) return;
+    input.style.height = "auto";
+    input.style.height = input.scrollHeight + 2 + "px";
+  }
+
   if (form) {
-    form.addEventListener("submit", (ev) => { ev.preventDefault(); submit(); });
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      if (canSend()) submit(); else flashReason();
+    });
     const enterSends = !window.matchMedia("(pointer: coarse)").matches;
     input.addEventListener("keydown", (ev) => {
       if (ev.key !== "Enter" || ev.shiftKey || ev.isComposing || ev.keyCode === 229) return;
-      if (!enterSends && myRole === "client") return;
+      if (!enterSends) return; // touch keyboards: Enter is a new line, the Send button sends (docs/chat.md)
       ev.preventDefault();
-      if (canSend()) submit();
+      // Not sendable yet (waiting room, offline): the text stays in the box and the reason is shown.
+      if (canSend()) submit(); else flashReason();
     });
     input.addEventListener("input", () => {
+      grow();
       const ts = Date.now();
       if (ts - typingSentAt > 2500) { typingSentAt = ts; send({ type: "typing", typing: true }); }
       clearTimeout(typingStopTimer);
@@ -298,15 +366,17 @@
   function tick() {
     if (countdownBox) {
       if (ended) countdownBox.textContent = t.ended || "";
-      else if (now() < startsAt) countdownBox.textContent = (t.starts_in || "") + " " + fmt(startsAt - now());
+      else if (now() < startsAt && status !== "live") countdownBox.textContent = (t.starts_in || "") + " " + fmt(startsAt - now());
       else countdownBox.textContent = (t.remaining || "") + " " + fmt(endsAt - now());
       countdownBox.dataset.low = !ended && endsAt - now() < 5 * 60 * 1000 ? "true" : "false";
     }
+    if (waitingCountdown) waitingCountdown.textContent = waiting() ? (t.starts_in || "") + " " + fmt(startsAt - now()) : "";
     refreshComposer();
   }
 
   // Small hook for tests and support: how many sockets were opened, and a way to drop one.
   window.kokoroChat = {
+    draft: () => (input ? input.value : ""),
     connections: () => connections,
     lastSeq: () => lastSeq,
     drop: () => { if (ws) ws.close(4000, "dropped"); },

@@ -302,3 +302,33 @@ def test_jsonl_loads_with_datasets_and_keeps_the_published_values(tmp_path):
     s2 = SCREENINGS[1]
     assert ds[6]["review_by_client_jp"][s2.jp] == ds[6]["review_by_client_en"][s2.en] == SCREENING_CHECKED_JP
     assert ds[0]["review_by_client_jp"][s2.jp] is None
+
+
+def _platform_feedback(*, with_messages: bool) -> int:
+    feedback = FeedbackFactory(total=60)
+    if with_messages:
+        MessageFactory(session=feedback.session, seq=1, role="counselor", text="How are you today?")
+        MessageFactory(session=feedback.session, seq=2, role="client", text="Tired, to be honest.")
+    return feedback.evaluation_id
+
+
+@pytest.mark.parametrize("fmt", ["folder", "zip", "jsonl"])
+def test_every_exported_dialogue_is_one_the_importer_accepts(tmp_path, fmt):
+    """Export -> import: a platform session rated without any message is left out, the rest import again."""
+    _dataset(tmp_path)
+    empty = _platform_feedback(with_messages=False)
+    held = _platform_feedback(with_messages=True)
+    out = tmp_path / ("out" if fmt == "folder" else f"out.{fmt}")
+    call_command("export_kokorochat", str(out), *([] if fmt == "folder" else ["--format", fmt]))
+    if fmt == "jsonl":
+        objs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        folder = write_files(tmp_path / "from-jsonl", {f"{n}.json": o for n, o in enumerate(objs)})
+    else:
+        folder = out
+    assert ExportAudit.objects.count() == 1
+    Session.objects.all().delete()
+    report = dataset_import(path=folder)
+    assert report.rejected == []
+    assert report.imported == 8  # the seven dataset files and the held platform session
+    imported = set(Session.objects.values_list("feedback__evaluation_id", flat=True))
+    assert held in imported and empty not in imported

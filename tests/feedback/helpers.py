@@ -4,12 +4,19 @@ from django.utils import timezone
 
 from feedback.items import ITEM_FIELDS, SCREENING_FIELDS
 from feedback.models import Feedback
-from roleplay.models import SessionStatus
-from tests.factories import SessionFactory
+from roleplay.models import Role, SessionStatus
+from tests.factories import MessageFactory, SessionFactory
 
 
-def ended_session(**kwargs):
-    return SessionFactory(status=SessionStatus.ENDED, ended_at=timezone.now(), **kwargs)
+def ended_session(*, messages: bool = True, **kwargs):
+    """An ended session that took place: by default one message from each side (feedback needs both)."""
+    session = SessionFactory(status=SessionStatus.ENDED, ended_at=timezone.now(), **kwargs)
+    if messages:
+        MessageFactory(session=session, seq=1, role=Role.COUNSELOR, sender=session.counselor, text="Hello.")
+        MessageFactory(session=session, seq=2, role=Role.CLIENT, sender=session.client, text="Hi.")
+        session.last_seq = 2
+        session.save(update_fields=["last_seq"])
+    return session
 
 
 def values(default: int = 4, **overrides) -> dict[str, int]:

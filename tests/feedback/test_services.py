@@ -15,6 +15,7 @@ from feedback.services import (
     ERR_ITEM_RANGE,
     ERR_NOT_CLIENT,
     ERR_NOT_ENDED,
+    ERR_NOT_HELD,
     ERR_SCREENING_VALUE,
     ERR_UNKNOWN_FIELD,
     FEEDBACK_EVENT_AUDIENCE,
@@ -25,7 +26,7 @@ from feedback.services import (
 )
 from roleplay.models import SessionStatus
 from roleplay.notify import session_group
-from tests.factories import FeedbackFactory, SessionFactory, UserFactory
+from tests.factories import FeedbackFactory, MessageFactory, SessionFactory, UserFactory
 
 from .helpers import db_snapshot, ended_session, no_screenings, values
 
@@ -124,6 +125,19 @@ def test_anyone_but_the_client_is_refused(who):
 def test_session_that_has_not_ended_is_refused(status):
     session = SessionFactory(status=status)
     assert _refused(session, session.client, values()).message == ERR_NOT_ENDED
+    assert not Feedback.objects.exists()
+
+
+@pytest.mark.parametrize("case", ["never_started", "no_messages", "counselor_only", "client_only"])
+def test_a_session_that_did_not_take_place_cannot_be_rated(case):
+    session = ended_session(messages=False, **({"started_at": None} if case == "never_started" else {}))
+    roles = {"counselor_only": ["counselor"], "client_only": ["client"]}.get(case, [])
+    if case == "never_started":
+        roles = ["counselor", "client"]
+    for seq, role in enumerate(roles, start=1):
+        MessageFactory(session=session, seq=seq, role=role)
+    error = _refused(session, session.client, values())
+    assert (error.code, error.message) == ("not_held", ERR_NOT_HELD)
     assert not Feedback.objects.exists()
 
 

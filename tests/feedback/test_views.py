@@ -237,6 +237,20 @@ def test_progress_shows_totals_over_sessions_and_item_averages(client):
     assert 'id="fb-progress-data"' in response.content.decode()
 
 
+def test_ai_practice_is_kept_out_of_the_progress_and_skill_trends(client):
+    from roleplay.models import SessionSource
+
+    counselor = UserFactory()
+    FeedbackFactory(session=ended_session(counselor=counselor), total=70)
+    FeedbackFactory(session=ended_session(counselor=counselor, source=SessionSource.AI), total=10)
+    ended_session(counselor=counselor, source=SessionSource.SIMULATED, is_synthetic=True)
+    response = as_user(client, counselor).get(reverse("feedback:progress"))
+    assert response.context["progress"]["count"] == 1
+    assert response.context["progress"]["charts"]["totals"]["values"] == [70]
+    assert response.context["skills"]["count"] == 1
+    assert response.context["skills"]["actual_total"] == [70]
+
+
 def test_progress_without_feedback_shows_an_empty_state(client):
     response = as_user(client, UserFactory()).get(reverse("feedback:progress"))
     assert response.status_code == 200 and response.context["progress"]["count"] == 0

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from roleplay.models import EndReason, SessionStatus
 from roleplay.services.sessions import (
+    ERR_END_BEFORE_START,
     ERR_ONLY_COUNSELOR_CAN_END,
     SessionError,
     session_begin,
@@ -136,3 +137,28 @@ def test_staff_may_end_as_administrator():
     session_end(session=session, reason=EndReason.ADMIN, by=UserFactory(is_staff=True))
     session.refresh_from_db()
     assert session.status == SessionStatus.ENDED and session.end_reason == EndReason.ADMIN
+
+
+@pytest.mark.parametrize("reason", [EndReason.COUNSELOR, EndReason.ADMIN])
+def test_a_session_that_has_not_started_cannot_be_ended(reason, ended_ids, django_capture_on_commit_callbacks):
+    session = SessionFactory(
+        status=SessionStatus.SCHEDULED, starts_at=timezone.now() + timedelta(minutes=4), started_at=None
+    )
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(SessionError) as exc:
+        session_end(session=session, reason=reason, by=session.counselor)
+    assert exc.value.code == "not_started"
+    assert exc.value.message == ERR_END_BEFORE_START
+    session.refresh_from_db()
+    assert (session.status, session.ended_at, session.end_reason) == (SessionStatus.SCHEDULED, None, "")
+    assert ended_ids == []
+
+
+def test_the_end_view_refuses_before_the_start_and_says_why(client):
+    session = SessionFactory(
+        status=SessionStatus.SCHEDULED, starts_at=timezone.now() + timedelta(minutes=4), started_at=None
+    )
+    client.force_login(session.counselor)
+    response = client.post(reverse("roleplay:session_end", args=[session.pk]), follow=True)
+    assert str(ERR_END_BEFORE_START) in response.content.decode()
+    session.refresh_from_db()
+    assert session.status == SessionStatus.SCHEDULED

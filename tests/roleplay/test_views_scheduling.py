@@ -282,3 +282,13 @@ def test_a_scheduled_session_nobody_joined_shows_as_not_held_in_history(client):
     assert [c.session for c in response.context["cards"]] == [missed]
     assert upcoming not in [c.session for c in response.context["cards"]]
     assert "未実施" in response.content.decode()
+
+
+def test_slot_form_defaults_to_the_users_preferred_role(client):
+    from roleplay.models import PreferredRole
+
+    me = UserFactory()
+    me.profile.preferred_role = PreferredRole.CLIENT
+    me.profile.save()
+    client.force_login(me)
+    assert client.get(reverse("roleplay:schedule")).context["form"].initial["role"] == "client"

@@ -75,7 +75,7 @@ def test_too_short_session_is_skipped_with_reason(active_model):
     session = make_session_with_messages(n=MIN_MESSAGES_TO_SCORE - 1)
     p = prediction_compute(session_id=session.pk)
     assert p.status == PredictionStatus.SKIPPED
-    assert p.reason == str(
+    assert p.reason_text == str(
         ERR_TOO_FEW_MESSAGES % {"count": MIN_MESSAGES_TO_SCORE - 1, "minimum": MIN_MESSAGES_TO_SCORE}
     )
     assert p.items == [] and p.total is None
@@ -87,7 +87,7 @@ def test_without_a_trained_model_the_prediction_fails_with_no_model_reason():
     session = make_session_with_messages(n=10)
     p = prediction_compute(session_id=session.pk)
     assert p.status == PredictionStatus.FAILED
-    assert p.reason == str(ERR_NO_MODEL)
+    assert p.reason_text == str(ERR_NO_MODEL)
 
 
 @pytest.mark.django_db
@@ -98,7 +98,7 @@ def test_corrupt_model_file_fails_the_prediction_with_checksum_reason(active_mod
     session = make_session_with_messages(n=10)
     p = prediction_compute(session_id=session.pk)
     assert p.status == PredictionStatus.FAILED
-    assert p.reason == str(ERR_MODEL_CHECKSUM % {"path": path})
+    assert p.reason_text == str(ERR_MODEL_CHECKSUM % {"path": path})
 
 
 @pytest.mark.django_db
