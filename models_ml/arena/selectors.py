@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from models_ml.partners.models import RoleCard
 from roleplay.models import Message, Session, SessionSource
 
-from . import metrics
+from . import metrics, ratings
 from .models import ArenaBattle, JudgeKind, SimStatus, SimulatedSession, SimulationJob, WaiRating
 
 TEST_SCORE_MIN, TEST_SCORE_MAX = 99, 100
@@ -170,36 +170,39 @@ def battles(*, judge_kind: str | None = None) -> list[metrics.Battle]:
     ]
 
 
-def leaderboard(*, judge_kind: str | None = None, k: float = metrics.DEFAULT_K, rounds: int = 200) -> dict[str, Any]:
-    rows = battles(judge_kind=judge_kind)
-    ratings = metrics.elo(rows, k=k)
-    ci = metrics.elo_bootstrap(rows, k=k, rounds=rounds) if rows else {}
-    wins: dict[str, int] = {}
-    games: dict[str, int] = {}
-    for b in rows:
-        for side, model in (("a", b.model_a), ("b", b.model_b)):
-            games[model] = games.get(model, 0) + 1
-            wins[model] = wins.get(model, 0) + (b.winner == side)
-    table = [
-        {
-            "model": m,
-            "elo": round(r, 1),
-            "ci_low": round(ci[m][0], 1) if m in ci else None,
-            "ci_high": round(ci[m][1], 1) if m in ci else None,
-            "battles": games.get(m, 0),
-            "wins": wins.get(m, 0),
-        }
-        for m, r in sorted(ratings.items(), key=lambda kv: -kv[1])
-    ]
+def leaderboard(*, judge_kind: str, rounds: int = ratings.DEFAULT_ROUNDS) -> dict[str, Any]:
+    """One judge kind's Bradley-Terry board: both presentation orders of a pair by one judge = one battle."""
+    raw = battles(judge_kind=judge_kind)
+    rows = ratings.collapse_orders(raw)
     names, matrix = metrics.battle_matrix(rows)
-    judges, rates, counts = metrics.agreement_matrix(battles())
     return {
-        "table": table,
-        "k": k,
+        "judge_kind": judge_kind,
+        "table": ratings.leaderboard_rows(rows, rounds=rounds),
+        "ratings": ratings.bradley_terry(rows),
         "battles": len(rows),
+        "judgements": len(raw),
+        "rounds": rounds,
         "matrix": {"models": names, "counts": matrix},
+    }
+
+
+def leaderboards(*, rounds: int = ratings.DEFAULT_ROUNDS) -> dict[str, Any]:
+    """The human and the LLM-judge leaderboards (never mixed), their agreement, and per-judge agreement."""
+    human = leaderboard(judge_kind=JudgeKind.HUMAN, rounds=rounds)
+    llm = leaderboard(judge_kind=JudgeKind.LLM, rounds=rounds)
+    everything = battles()
+    judges, rates, counts = metrics.agreement_matrix(everything)
+    return {
+        "human": human,
+        "llm": llm,
+        "between": {
+            "ranking": ratings.rank_agreement(human["ratings"], llm["ratings"]),
+            "verdicts": ratings.verdict_agreement(
+                battles(judge_kind=JudgeKind.HUMAN), battles(judge_kind=JudgeKind.LLM)
+            ),
+        },
         "agreement": {"judges": judges, "rates": rates, "counts": counts},
-        "position_consistency": metrics.position_consistency(battles()),
+        "position_consistency": metrics.position_consistency(everything),
     }
 
 

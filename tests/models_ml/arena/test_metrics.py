@@ -73,21 +73,21 @@ def test_generation_metrics_report_both_tokenisations():
         assert set(row) == {"bleu1", "bleu2", "bleu3", "bleu4", "rouge1", "rouge2", "rougeL", "distinct1", "distinct2"}
 
 
-def test_elo_on_hand_computed_cases():
-    one = metrics.elo([Battle("x", "y", "a")], k=32)
+def test_online_elo_on_hand_computed_cases():
+    one = metrics.online_elo([Battle("x", "y", "a")], k=32)
     assert one == {"x": 1016.0, "y": 984.0}
-    two = metrics.elo([Battle("x", "y", "a"), Battle("x", "y", "b")], k=32)
+    two = metrics.online_elo([Battle("x", "y", "a"), Battle("x", "y", "b")], k=32)
     # y (984) beats x (1016): expected 1 / (1 + 10^(32/400)) = 0.454079
     assert two["y"] == pytest.approx(984 + 32 * (1 - 0.454079), abs=1e-3)
     assert two["x"] == pytest.approx(1016 - 32 * (1 - 0.454079), abs=1e-3)
-    assert metrics.elo([Battle("x", "y", "tie")], k=32) == {"x": 1000.0, "y": 1000.0}
-    assert metrics.elo([Battle("x", "y", "a")], k=10)["x"] == 1005.0
+    assert metrics.online_elo([Battle("x", "y", "tie")], k=32) == {"x": 1000.0, "y": 1000.0}
+    assert metrics.online_elo([Battle("x", "y", "a")], k=10)["x"] == 1005.0
 
 
 def test_bootstrap_interval_contains_the_rating_of_a_one_sided_record():
     battles = [Battle("x", "y", "a")] * 20
-    ci = metrics.elo_bootstrap(battles, k=16, rounds=50)
-    rating = metrics.elo(battles, k=16)["x"]
+    ci = metrics.online_elo_bootstrap(battles, k=16, rounds=50)
+    rating = metrics.online_elo(battles, k=16)["x"]
     assert ci["x"][0] <= rating <= ci["x"][1]
     assert ci["x"][0] > 1000 > ci["y"][1]
 
