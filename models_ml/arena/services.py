@@ -27,7 +27,7 @@ from models_ml.partners.models import Backend, ModelKind, ModelVersion, RoleCard
 from models_ml.partners.selectors import NoModelError, generation_backend_config, retrieval_records
 from roleplay.models import EndReason, Message, Session, SessionSource, SessionStatus
 
-from . import judging, metrics, selectors
+from . import judging, metrics, selectors, wai
 from .models import (
     ArenaBattle,
     ArenaDialogue,
@@ -827,12 +827,18 @@ def label_job_execute(*, job_id: int) -> str:
                     session_topic_set(session_id=session_id, topic=topic, sub=sub, overwrite=job.overwrite)
                     labels[str(session_id)] = {"topic": topic, "sub": sub}
                 else:
-                    items, raw = _ask(backend, judging.wai_messages(history), judging.parse_wai_answer, job.max_tries)
-                    means = judging.wai_means(items)
-                    WaiRating.objects.create(
-                        session_id=session_id, job=job, judge_model=name, items=items, raw=raw[:4000], **means
+                    rated = wai.rate_session(
+                        lambda m: _ask(backend, m, wai.parse_rating, job.max_tries)[0], judging.transcript(history)
                     )
-                    labels[str(session_id)] = means
+                    WaiRating.objects.create(
+                        session_id=session_id,
+                        job=job,
+                        judge_model=name,
+                        items=rated.items,
+                        raw=wai.raw(rated),
+                        **rated.means,
+                    )
+                    labels[str(session_id)] = rated.means
                 LabelJob.objects.filter(pk=job.pk).update(done=F("done") + 1, heartbeat_at=timezone.now())
             except (GenerationError, ValueError) as exc:
                 failures[str(session_id)] = str(exc)
