@@ -216,3 +216,10 @@ _OPENAI_BACKEND = {
 }
 KOKORO_GENERATION_BACKENDS = {"counselor": _OPENAI_BACKEND, "client": _OPENAI_BACKEND, "scorer": _OPENAI_BACKEND}
 KOKORO_FINETUNE_BASE_MODELS = env.list("KOKORO_FINETUNE_BASE_MODELS", default=[])
+
+# --- Simulations (models_ml.arena) -----------------------------------------------------------
+# Prompts and refinement of simulated sessions: "interactive_agents" (default; the paper's
+# published counselor prompt with three stages and nine rules, its client prompt, the
+# <=200-character / no-line-break / no-enumeration refinement on the counselor) or "platform"
+# (our earlier variant: short generic counselor prompt, the refinement on the client instead).
+KOKORO_SIM_PROTOCOL = env("KOKORO_SIM_PROTOCOL", default="interactive_agents")

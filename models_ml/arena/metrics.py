@@ -212,15 +212,21 @@ def position_consistency(battles: Iterable[Battle]) -> dict[str, float]:
 
 
 def overlap(card_words: set[str], utterance_words: set[str]) -> float:
-    """Share of the client's content-word types that also occur in the role card."""
-    return len(card_words & utterance_words) / len(utterance_words) if utterance_words else 0.0
+    """Interactive Agents Eq. 1: |Set(V(S)) ∩ Set(V(P))| / |Set(V(P))| — the share of the role card's (user
+    profile's) vocabulary that the client's utterances use. 0 for an empty card."""
+    return len(card_words & utterance_words) / len(card_words) if card_words else 0.0
+
+
+def fidelity_eq1(card_text: str, client_text: str) -> float:
+    """Eq. 1 on texts; the vocabulary V(·) is the set of content-word lemmas (``llm.text.content_words``)."""
+    return overlap(content_words(card_text), content_words(client_text))
 
 
 def fidelity(pairs: Sequence[tuple[str, str]], cards: dict[str, str], *, seed: int = 0) -> dict[str, Any]:
     """``pairs`` = (card key, the client's utterances joined); ``cards`` = card key → card text.
 
-    Matched = overlap with the session's own card; baseline = overlap with a randomly drawn *other* card
-    (the Interactive Agents random pairing). Returns means and per-session values."""
+    Matched = Eq. 1 with the session's own card; baseline = Eq. 1 with a randomly drawn *other* card (the
+    Interactive Agents random pairing). Returns means and per-session values."""
     rng = random.Random(seed)
     card_words = {key: content_words(text) for key, text in cards.items()}
     matched, baseline = [], []

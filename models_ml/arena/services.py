@@ -28,6 +28,7 @@ from models_ml.partners.selectors import NoModelError, generation_backend_config
 from roleplay.models import EndReason, Message, Session, SessionSource, SessionStatus
 
 from . import judging, metrics, selectors, wai
+from . import protocol as sim
 from .models import (
     ArenaBattle,
     ArenaDialogue,
@@ -340,11 +341,14 @@ def simulate_one(*, job: SimulationJob, item: SimulatedSession) -> None:
         role = "client" if len(history) % 2 == 0 else "counselor"  # the client greets first
         try:
             if role == "client":
-                text = with_retries(lambda: ai_client_reply(client, card, history).text, tries=tries)
+                text = with_retries(
+                    lambda: ai_client_reply(client, card, history, **sim.client_params()).text, tries=tries
+                )
                 closing = None
             else:
                 reply = with_retries(
-                    lambda: ai_counselor_reply(counselor, history, closing_phrases=phrases), tries=tries
+                    lambda: ai_counselor_reply(counselor, history, closing_phrases=phrases, **sim.counselor_params()),
+                    tries=tries,
                 )
                 text, closing = reply.text, reply.closing_phrase
         except GenerationError as exc:
@@ -364,9 +368,8 @@ def simulate_one(*, job: SimulationJob, item: SimulatedSession) -> None:
     else:
         item.end = "max_turns"
     item.status = SimStatus.DONE
-    item.fidelity = metrics.overlap(
-        metrics.content_words(selectors.role_card_text(item.role_card)),
-        metrics.content_words("\n".join(t["text"] for t in history if t["role"] == "client")),
+    item.fidelity = metrics.fidelity_eq1(
+        selectors.role_card_text(item.role_card), "\n".join(t["text"] for t in history if t["role"] == "client")
     )
     item.save(update_fields=["status", "end", "closing_phrase", "fidelity"])
     reason = EndReason.COUNSELOR if item.end == "closing" else EndReason.TIME_UP
@@ -420,7 +423,7 @@ def _propose(dialogue: ArenaDialogue) -> None:
 def _client_turn(dialogue: ArenaDialogue) -> None:
     card = dialogue.role_card.to_core()
     backend = backend_for(kind=ModelKind.CLIENT, version=dialogue.client_version)
-    reply = with_retries(lambda: ai_client_reply(backend, card, dialogue.history))
+    reply = with_retries(lambda: ai_client_reply(backend, card, dialogue.history, **sim.client_params()))
     dialogue.history = [*dialogue.history, {"role": "client", "text": reply.text}]
 
 

@@ -117,8 +117,13 @@ def test_agreement_matrix_and_position_consistency_on_hand_made_battles():
 
 
 def test_overlap_and_fidelity_against_random_pairing():
-    assert metrics.overlap({"a", "b"}, {"b", "c"}) == 0.5
+    # Eq. 1 divides by the role card's vocabulary, not by the client's
+    assert metrics.overlap({"a", "b"}, {"b", "c", "d", "e"}) == 0.5
+    assert metrics.overlap({"a", "b", "c", "d"}, {"a"}) == 0.25
     assert metrics.overlap({"a"}, set()) == 0.0
+    assert metrics.overlap(set(), {"a"}) == 0.0
+    # a client who repeats one card word among many of its own still covers 1 of the card's 2 words
+    assert metrics.fidelity_eq1("上司と残業", "残業の話です。それから猫と犬と旅行と料理の話も") == 0.5
     cards = {"1": "残業が続いて眠れない会社員", "2": "部活の先輩との関係に悩む高校生"}
     pairs = [("1", "残業で眠れない日が続いています"), ("2", "部活の先輩が怖いです")]
     result = metrics.fidelity(pairs, cards)
