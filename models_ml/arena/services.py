@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from models_ml.llm.backends import GenerationBackend, GenerationError, get_backend
-from models_ml.llm.partners import ai_client_reply, ai_counselor_reply
+from models_ml.llm.partners import GREEDY_PARAMS, ai_client_reply, ai_counselor_reply
 from models_ml.llm.rules import CLOSING_PHRASES
 from models_ml.partners.models import Backend, ModelKind, ModelVersion, RoleCard
 from models_ml.partners.selectors import NoModelError, generation_backend_config, retrieval_records
@@ -702,7 +702,7 @@ def evaluate_generation(
     hyps, refs = [], []
     started = time.monotonic()
     for i, (_session_id, history, reference) in enumerate(cases, start=1):
-        hyps.append(ai_counselor_reply(backend, history).text)
+        hyps.append(ai_counselor_reply(backend, history, **GREEDY_PARAMS).text)  # greedy, as the paper
         refs.append(reference)
         if progress:
             progress(i, len(cases))
@@ -711,6 +711,7 @@ def evaluate_generation(
         "model": name,
         "turns": len(cases),
         "dialogues": len({c[0] for c in cases}),
+        "decoding": "greedy",
         "tokenization": {
             "word": "MeCab (fugashi + unidic-lite) surface forms",
             "char": "characters, whitespace removed",

@@ -15,6 +15,10 @@ from .prompts import COUNSELOR_SYSTEM_PROMPT
 from .role_cards import RoleCard, render_client_system_prompt, render_role_card, role_card_persona
 from .rules import CLOSING_PHRASES, DEFAULT_MAX_TRIES, RefinedReply, detect_closing, refine_client_reply
 
+# Greedy decoding for evaluations (the KokoroChat paper decoded greedily): hf drops temperature when not sampling,
+# openai sends temperature 0; the retrieval partner is deterministic anyway.
+GREEDY_PARAMS: dict[str, Any] = {"do_sample": False, "temperature": 0.0, "max_new_tokens": 256}
+
 
 def to_chat_messages(history: Iterable[dict[str, str]], *, ai_role: str, system_prompt: str) -> list[dict[str, str]]:
     """Dataset turns -> chat messages from the AI's point of view (the AI is the assistant); consecutive
