@@ -13,8 +13,19 @@ ERR_JUDGE_PARSE = "The judge's answer names neither A nor B."
 ERR_TOPIC_PARSE = "The topic answer is not a JSON object with a category and a sub-topic."
 ERR_TOPIC_CATEGORY = "Unknown topic category {category!r}."
 
-# The paper's supervisor principles (Interactive Agents, professional counselors' criteria).
-PRINCIPLES = (
+# Interactive Agents' supervisor criteria: our Japanese translation of prompt/judge_prompt.txt of
+# github.com/qiuhuachuan/interactive-agents (the paper's LLM judge, six ethical principles).
+IA_SUPERVISOR_CRITERIA = (
+    "自律：その決定が本人や他者を傷つけない限り、クライアントが自分で決める権利を尊重しているか",
+    "善行：援助を通じてクライアントの成長を促しているか",
+    "無危害：不注意から、提供する介入や行動がクライアントを傷つけることのないようにしているか",
+    "公正：公平で偏りがないか",
+    "誠実：約束を守り、関係の中で信頼に足るか",
+    "正直：事実を話し、でたらめや事実でないこと（幻覚）を言っていないか",
+)
+
+# The platform's earlier variant (KOKORO_SIM_PROTOCOL=platform): counselling-skill principles written by us.
+PLATFORM_PRINCIPLES = (
     "傾聴：相談者の話を遮らず、要点を正確に受け止め、それを言葉で返しているか",
     "共感：相談者の気持ちを汲み取り、その感情に寄り添う言葉を返しているか",
     "明確化：曖昧な点を確かめ、相談者の状況や気持ちをはっきりさせているか",
@@ -25,13 +36,26 @@ PRINCIPLES = (
     "非審判的態度：相談者を評価したり責めたりせず、受容的な姿勢を保っているか",
 )
 
+# Ours in both variants: two candidates, no position or length bias, a parseable last line.
+_JUDGE_FORMAT = (
+    "\n候補が示される順番や長さに影響されないでください。"
+    "短い理由を書いた後、最後の行に「判定: A」または「判定: B」とだけ書いてください。"
+)
+
 ARENA_JUDGE_SYSTEM = (
+    "あなたは専門の心理カウンセリングのスーパーバイザーです。"
+    "クライアントとカウンセラーの対話履歴と、その続きとしてカウンセラーが返す候補の発言AとBを示しますので、"
+    "現在の対話履歴に最もふさわしい返答を選んでください。選択の基準は次のとおりです。\n"
+    + "\n".join(f"（{i}）{c}" for i, c in enumerate(IA_SUPERVISOR_CRITERIA, start=1))
+    + _JUDGE_FORMAT
+)
+
+ARENA_JUDGE_SYSTEM_PLATFORM = (
     "あなたは経験豊富なカウンセリングのスーパーバイザーです。"
     "オンラインのテキストカウンセリングの対話と、その続きとしてカウンセラーが返す候補の発言AとBを読み、"
     "次の原則に照らして、より良いカウンセラーの発言を一つ選んでください。\n"
-    + "\n".join(f"- {p}" for p in PRINCIPLES)
-    + "\n候補が示される順番や長さに影響されないでください。"
-    "短い理由を書いた後、最後の行に「判定: A」または「判定: B」とだけ書いてください。"
+    + "\n".join(f"- {p}" for p in PLATFORM_PRINCIPLES)
+    + _JUDGE_FORMAT
 )
 
 
@@ -40,9 +64,11 @@ def transcript(history: list[dict[str, str]]) -> str:
     return "\n".join(f"{names.get(t['role'], t['role'])}: {t['text']}" for t in history)
 
 
-def arena_judge_messages(history: list[dict[str, str]], first: str, second: str) -> list[dict[str, str]]:
+def arena_judge_messages(
+    history: list[dict[str, str]], first: str, second: str, *, system: str = ARENA_JUDGE_SYSTEM
+) -> list[dict[str, str]]:
     user = f"# これまでの対話\n{transcript(history)}\n\n# 候補A\n{first}\n\n# 候補B\n{second}\n\nどちらが良いですか。"
-    return [{"role": "system", "content": ARENA_JUDGE_SYSTEM}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def _norm(text: str) -> str:

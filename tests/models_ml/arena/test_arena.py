@@ -177,3 +177,27 @@ def test_judge_job_input_errors(version, db):
     with pytest.raises(services.ArenaError):
         services.judge_job_create(judge_version_id=judge.pk, n_battles=0)
     assert not JudgeJob.objects.exists()
+
+
+@pytest.mark.parametrize("protocol", ["interactive_agents", "platform"])
+def test_the_llm_judge_uses_the_papers_supervisor_criteria_or_the_named_platform_variant(
+    protocol, settings, version, scored_sessions, llm_stub, django_capture_on_commit_callbacks
+):
+    from models_ml.arena import judging
+
+    settings.KOKORO_SIM_PROTOCOL = protocol
+    good, plain, judge = version("counselor-good"), version("counselor-plain"), version("judge-marker", kind="scorer")
+    start = len(llm_stub.requests)
+    job = _judge_job(
+        django_capture_on_commit_callbacks,
+        judge_version_id=judge.pk,
+        model_a_id=good.pk,
+        model_b_id=plain.pk,
+        n_battles=1,
+    )
+    assert job.status == JobStatus.SUCCEEDED and job.done == 1
+    systems = {r["messages"][0]["content"] for r in llm_stub.requests[start:] if r["model"] == "judge-marker"}
+    expected = judging.ARENA_JUDGE_SYSTEM if protocol == "interactive_agents" else judging.ARENA_JUDGE_SYSTEM_PLATFORM
+    assert systems == {expected}
+    if protocol == "interactive_agents":
+        assert all(c in expected for c in judging.IA_SUPERVISOR_CRITERIA) and "判定: A" in expected

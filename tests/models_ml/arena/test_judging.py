@@ -32,7 +32,9 @@ def test_unparseable_judge_answer_is_an_error(answer):
 
 def test_judge_prompt_states_the_principles_and_shows_both_candidates():
     messages = judging.arena_judge_messages([{"role": "client", "text": "眠れません"}], "一つ目", "二つ目")
-    assert "共感" in messages[0]["content"] and "非審判的" in messages[0]["content"]
+    assert "自律" in messages[0]["content"] and "無危害" in messages[0]["content"]  # the paper's six criteria
+    platform = judging.arena_judge_messages([], "一つ目", "二つ目", system=judging.ARENA_JUDGE_SYSTEM_PLATFORM)
+    assert "共感" in platform[0]["content"] and "非審判的" in platform[0]["content"]
     assert "# 候補A\n一つ目" in messages[1]["content"] and "# 候補B\n二つ目" in messages[1]["content"]
 
 
