@@ -88,45 +88,61 @@ def _counts(battles: Iterable[Battle]) -> _Counts:
     return _Counts(models, [(i, j, w) for (i, j), w in sorted(wins.items())])
 
 
-def _fit(n_models: int, cells: Sequence[tuple[int, int, float]], l2: float, present=None):
-    """Coefficients (400-point units, mean 0 over the present models) of the weighted, L2-penalised logistic
-    regression, by Newton's method with step halving (the objective is convex; a handful of models)."""
+def _design(n_models: int, pairs: Sequence[tuple[int, int]]):
+    """One row per (winner, loser) cell: +ln(10) for the winner, -ln(10) for the loser."""
     import numpy as np
 
-    cells = [c for c in cells if c[2] > 0]
-    beta = np.zeros(n_models)
-    if not cells:
-        return beta
-    winners = np.array([c[0] for c in cells])
-    losers = np.array([c[1] for c in cells])
-    weights = np.array([c[2] for c in cells], dtype=float)
-    ln_base = math.log(BASE)
-    design = np.zeros((len(cells), n_models))
-    design[np.arange(len(cells)), winners] = ln_base
-    design[np.arange(len(cells)), losers] -= ln_base
+    design = np.zeros((len(pairs), n_models))
+    if pairs:
+        rows = np.arange(len(pairs))
+        design[rows, [p[0] for p in pairs]] = math.log(BASE)
+        design[rows, [p[1] for p in pairs]] -= math.log(BASE)
+    return design
+
+
+def _newton(design, weights, l2: float, start=None):
+    """Minimise sum(w * log(1 + exp(-X b))) + l2/2 |b|^2 by Newton's method with step halving (convex)."""
+    import numpy as np
+
+    n_models = design.shape[1]
+    beta = np.zeros(n_models) if start is None else np.array(start, dtype=float)
+    keep = weights > 0
+    design, weights = design[keep], weights[keep]
+    if not len(weights):
+        return np.zeros(n_models)
 
     def loss(b):
         return float(np.sum(weights * np.logaddexp(0.0, -(design @ b)))) + 0.5 * l2 * float(b @ b)
 
+    ridge = (l2 + 1e-9) * np.eye(n_models)
     current = loss(beta)
     for _ in range(100):
-        z = design @ beta
-        p_lose = 1.0 / (1.0 + np.exp(z))
+        p_lose = 1.0 / (1.0 + np.exp(design @ beta))
         grad = design.T @ (-weights * p_lose) + l2 * beta
-        hess = (design * (weights * p_lose * (1 - p_lose))[:, None]).T @ design + (l2 + 1e-9) * np.eye(n_models)
+        hess = (design * (weights * p_lose * (1 - p_lose))[:, None]).T @ design + ridge
         step = np.linalg.solve(hess, grad)
         t = 1.0
-        while t > 1e-6:
+        while True:
             candidate = beta - t * step
             value = loss(candidate)
-            if value <= current + 1e-12:
+            if value <= current + 1e-12 or t < 1e-6:
                 break
             t /= 2
         beta, previous, current = candidate, current, value
-        if previous - current < 1e-12 and float(np.max(np.abs(t * step))) < 1e-9:
+        if previous - current < 1e-10 and float(np.max(np.abs(t * step))) < 1e-7:
             break
-    mask = np.ones(n_models, dtype=bool) if present is None else present
-    return beta - beta[mask].mean()
+    return beta
+
+
+def _fit(n_models: int, cells: Sequence[tuple[int, int, float]], l2: float):
+    """Coefficients (400-point units, mean 0) of the weighted, L2-penalised logistic regression."""
+    import numpy as np
+
+    if not n_models:
+        return np.zeros(0)
+    design = _design(n_models, [(c[0], c[1]) for c in cells])
+    beta = _newton(design, np.array([c[2] for c in cells], dtype=float), l2)
+    return beta - beta.mean()
 
 
 def bradley_terry(battles: Iterable[Battle], *, l2: float = DEFAULT_L2) -> dict[str, float]:
@@ -170,14 +186,16 @@ def bootstrap_intervals(
             contrib[k, cell_of[(ib, ia)]] = 2.0
         else:
             contrib[k, cell_of[(ia, ib)]] = contrib[k, cell_of[(ib, ia)]] = 1.0
+    design = _design(len(models), pairs)
+    counts_all = np.array([kinds[k] for k in keys], dtype=float)
+    full = _newton(design, counts_all @ contrib, l2)  # warm start of every resample (same optimum)
     rng = np.random.default_rng(seed)
     samples = np.full((rounds, len(models)), np.nan)
     for r in range(rounds):
         drawn = rng.multinomial(len(battles), probs)
-        weights = drawn @ contrib
         present = (drawn[:, None] * involved).sum(axis=0) > 0
-        cells = [(i, j, float(weights[c])) for c, (i, j) in enumerate(pairs)]
-        beta = _fit(len(models), cells, l2, present)
+        beta = _newton(design, drawn @ contrib, l2, start=np.where(present, full, 0.0))
+        beta = beta - beta[present].mean()
         samples[r, present] = SCALE * beta[present] + INIT_RATING
     out = {}
     for i, m in enumerate(models):

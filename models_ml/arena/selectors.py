@@ -170,8 +170,25 @@ def battles(*, judge_kind: str | None = None) -> list[metrics.Battle]:
     ]
 
 
+BOARD_CACHE_S = 600
+
+
 def leaderboard(*, judge_kind: str, rounds: int = ratings.DEFAULT_ROUNDS) -> dict[str, Any]:
-    """One judge kind's Bradley-Terry board: both presentation orders of a pair by one judge = one battle."""
+    """One judge kind's Bradley-Terry board: both presentation orders of a pair by one judge = one battle. Cached
+    (per process) until a battle of that kind is added or removed: the bootstrap takes a second or two."""
+    from django.core.cache import cache
+    from django.db.models import Max
+
+    state = ArenaBattle.objects.filter(judge_kind=judge_kind).aggregate(n=Count("pk"), last=Max("pk"))
+    key = f"arena:board:{judge_kind}:{state['n']}:{state['last']}:{rounds}"
+    board = cache.get(key)
+    if board is None:
+        board = _leaderboard(judge_kind=judge_kind, rounds=rounds)
+        cache.set(key, board, BOARD_CACHE_S)
+    return board
+
+
+def _leaderboard(*, judge_kind: str, rounds: int) -> dict[str, Any]:
     raw = battles(judge_kind=judge_kind)
     rows = ratings.collapse_orders(raw)
     names, matrix = metrics.battle_matrix(rows)
