@@ -53,6 +53,7 @@ def greedy_answers(model: Any, tokenizer: Any, prompts: Sequence[list[dict[str, 
                     **ids,
                     max_new_tokens=max_new_tokens,
                     do_sample=False,
+                    use_cache=True,  # training sets config.use_cache=False; decoding without it is quadratic
                     pad_token_id=tokenizer.pad_token_id,
                     eos_token_id=tokenizer.eos_token_id,
                 )
