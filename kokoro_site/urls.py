@@ -10,11 +10,11 @@ urlpatterns = [
     path("", include("roleplay.urls")),
     path("feedback/", include("feedback.urls")),
     path("dataset/", include("feedback.urls_dataset")),
-    path("ml/partners/", include("models_ml.partners.urls")),
+    path("ml/partners/", include("models_ml.finetuning.urls")),
     path("ml/practice/", include("models_ml.practice.urls")),
     path("ml/arena/", include("models_ml.arena.urls")),
     path("ml/coaching/", include("models_ml.coaching.urls")),
-    path("ml/", include("models_ml.urls")),
+    path("ml/", include("models_ml.scoring.urls")),
 ]
 
 if settings.DEBUG:

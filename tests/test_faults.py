@@ -381,7 +381,7 @@ async def test_database_lost_mid_session_gives_error_frames_stores_nothing_and_r
 
 
 # --- a Celery worker killed during an AI reply (models_ml.practice) ---------------------------
-# (Fine-tuning jobs: tests/models_ml/partners/test_worker.py kills a real worker mid-job.)
+# (Fine-tuning jobs: tests/models_ml/finetuning/test_worker.py kills a real worker mid-job.)
 
 
 @pytest.mark.django_db

@@ -75,7 +75,7 @@ def world() -> World:
         ),
     )
     try:
-        from models_ml.partners.models import FineTuneJob, ModelVersion, RoleCard
+        from models_ml.finetuning.models import FineTuneJob, ModelVersion, RoleCard
     except ImportError:  # the partners app is not installed in this tree
         return w
     w.card = RoleCard.objects.create(
@@ -227,7 +227,7 @@ def _assert_status(response, expected) -> None:
 def test_page_permission(client, world, settings, name, args, method, data, who, expected):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     if name.startswith("partners:") and world.job is None:
-        pytest.skip("models_ml.partners is not installed")
+        pytest.skip("models_ml.finetuning is not installed")
     app = name.split(":")[0]
     if app in ("arena", "coaching") and f"models_ml.{app}" not in settings.INSTALLED_APPS:
         pytest.skip(f"models_ml.{app} is not installed")

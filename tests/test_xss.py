@@ -63,7 +63,7 @@ def world():
 
 def _partners(w: dict, staff) -> None:
     try:
-        from models_ml.partners.models import FineTuneJob, ModelVersion, RoleCard
+        from models_ml.finetuning.models import FineTuneJob, ModelVersion, RoleCard
     except ImportError:
         return
     w["card"] = RoleCard.objects.create(
@@ -93,7 +93,7 @@ def _partners(w: dict, staff) -> None:
 
 def _prediction(w: dict) -> None:
     try:
-        from models_ml.models import Prediction
+        from models_ml.scoring.models import Prediction
     except ImportError:
         return
     Prediction.objects.create(session=w["rated"], status="failed", reason=PAYLOAD, model_version=SHORT[:80])
@@ -140,7 +140,7 @@ PAGES = [
 @pytest.mark.parametrize(("name", "args", "viewer", "shown"), PAGES, ids=[f"{n}-{v}" for n, _a, v, _s in PAGES])
 def test_stored_payload_is_escaped(client, world, name, args, viewer, shown):
     if name.startswith("partners:") and "job" not in world:
-        pytest.skip("models_ml.partners is not installed")
+        pytest.skip("models_ml.finetuning is not installed")
     client.force_login(world[viewer])
     response = client.get(reverse(name, args=args(world) if args else None))
     assert response.status_code == 200

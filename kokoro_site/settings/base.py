@@ -36,8 +36,9 @@ INSTALLED_APPS = [
     "axes",
     "roleplay",
     "feedback",
-    "models_ml",
-    "models_ml.partners",
+    "models_ml.jobs",
+    "models_ml.scoring",
+    "models_ml.finetuning",
     "models_ml.practice",
     "models_ml.arena",
     "models_ml.coaching",
@@ -121,12 +122,18 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-MEDIA_ROOT = env.path("KOKORO_MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
-# Where trained models, adapters and exports live.
+# Uploaded files (Django's MEDIA_ROOT).
+KOKORO_MEDIA_ROOT = env.path("KOKORO_MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
+MEDIA_ROOT = KOKORO_MEDIA_ROOT
+# Where trained models, adapters, retrieval indexes and exports live.
 KOKORO_ARTIFACTS_DIR = Path(env("KOKORO_ARTIFACTS_DIR", default=str(BASE_DIR / "var" / "artifacts")))
 
 # --- Realtime / broker -------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# Redis connection pool size of the channel layer (one connection per open WebSocket group at peak).
+KOKORO_REDIS_MAX_CONNECTIONS = env.int("KOKORO_REDIS_MAX_CONNECTIONS", default=2000)
+# Prefix of the channel layer's Redis keys (lets several deployments or test runs share one Redis).
+KOKORO_CHANNEL_PREFIX = env("KOKORO_CHANNEL_PREFIX", default="kokoro")
 if REDIS_URL:
     # The pub/sub layer: one PUBLISH per group send and no serial receive loop (the chat's
     # partner latency at 10 sessions fell from ~4.3 s to ~0.16 s, see docs/benchmarks.md).
@@ -141,10 +148,10 @@ if REDIS_URL:
                         "address": REDIS_URL,
                         "socket_timeout": 15,
                         "socket_connect_timeout": 5,
-                        "max_connections": env.int("KOKORO_REDIS_MAX_CONNECTIONS", default=2000),
+                        "max_connections": KOKORO_REDIS_MAX_CONNECTIONS,
                     }
                 ],
-                "prefix": env("KOKORO_CHANNEL_PREFIX", default="kokoro"),
+                "prefix": KOKORO_CHANNEL_PREFIX,
             },
         }
     }
@@ -167,22 +174,26 @@ CELERY_TASK_SOFT_TIME_LIMIT = 60 * 60 * 12 - 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A fine-tuning job may run for hours: the broker must not redeliver it while it runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60 * 13}
+# Fine-tuning always runs on a GPU worker; other ML tasks choose their queue when they are sent
+# (``gpu`` for hf models), see models_ml.jobs.services.job_dispatch.
 CELERY_TASK_ROUTES = {
-    "models_ml.tasks.gpu_*": {"queue": "gpu"},
-    "models_ml.partners.tasks.gpu_*": {"queue": "gpu"},
+    "models_ml.finetuning.tasks.gpu_*": {"queue": "gpu"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE = {
     "end-overdue-sessions": {"task": "roleplay.tasks.end_overdue_sessions", "schedule": 60.0},
-    "reap-stale-finetune-jobs": {"task": "models_ml.partners.tasks.reap_stale_finetune_jobs", "schedule": 60.0},
-    "reap-stale-practice-replies": {"task": "models_ml.practice.tasks.reap_stale_replies", "schedule": 60.0},
+    # Every job type (fine-tuning, arena, coaching, index builds, scorer training) and the practice replies.
+    "reap-stale-jobs": {"task": "models_ml.jobs.tasks.reap_stale_jobs", "schedule": 60.0},
 }
 
 # --- Chat rules ---------------------------------------------------------------------
-KOKORO_MAX_MESSAGE_CHARS = 2000
-KOKORO_DEFAULT_SESSION_MINUTES = 60
+# Longest chat message (characters); longer ones are refused with a clear error.
+KOKORO_MAX_MESSAGE_CHARS = env.int("KOKORO_MAX_MESSAGE_CHARS", default=2000)
+# Length of a matched or AI practice session, in minutes.
+KOKORO_DEFAULT_SESSION_MINUTES = env.int("KOKORO_DEFAULT_SESSION_MINUTES", default=60)
 # Per-user chat rate limit: at most N messages in a sliding window of W seconds.
 KOKORO_CHAT_RATE_LIMIT = env.int("KOKORO_CHAT_RATE_LIMIT", default=30)
+# W of that limit, in seconds.
 KOKORO_CHAT_RATE_WINDOW_S = env.int("KOKORO_CHAT_RATE_WINDOW_S", default=10)
 
 # --- django-axes (log-in attempt limits) ---------------------------------------------
@@ -208,18 +219,73 @@ KOKORO_SCORER_BACKEND = env("KOKORO_SCORER_BACKEND", default="cpu")
 # An OpenAI-compatible endpoint (OpenAI itself or a vLLM server) used when no trained model
 # version is active; empty = skipped, and the CPU `retrieval` partner is the fallback.
 # The key is read from the named environment variable at use, never stored in the database.
+# Base URL of the endpoint (e.g. https://api.openai.com/v1 or http://gpu-host:8000/v1); empty = none.
+KOKORO_OPENAI_BASE_URL = env("KOKORO_OPENAI_BASE_URL", default="")
+# Model name served by that endpoint.
+KOKORO_OPENAI_MODEL = env("KOKORO_OPENAI_MODEL", default="")
 _OPENAI_BACKEND = {
     "backend": "openai",
-    "base_url": env("KOKORO_OPENAI_BASE_URL", default=""),
-    "model": env("KOKORO_OPENAI_MODEL", default=""),
+    "base_url": KOKORO_OPENAI_BASE_URL,
+    "model": KOKORO_OPENAI_MODEL,
     "api_key_env": "KOKORO_OPENAI_API_KEY",
 }
+# Per kind, the configured endpoint (built from the KOKORO_OPENAI_* variables above, not read itself).
 KOKORO_GENERATION_BACKENDS = {"counselor": _OPENAI_BACKEND, "client": _OPENAI_BACKEND, "scorer": _OPENAI_BACKEND}
-KOKORO_FINETUNE_BASE_MODELS = env.list("KOKORO_FINETUNE_BASE_MODELS", default=[])
+# The key of that endpoint (a secret: set it in the environment, never in the database).
+KOKORO_OPENAI_API_KEY = env("KOKORO_OPENAI_API_KEY", default="")
 
-# --- Simulations (models_ml.arena) -----------------------------------------------------------
-# Prompts and refinement of simulated sessions: "interactive_agents" (default; the paper's
-# published counselor prompt with three stages and nine rules, its client prompt, the
-# <=200-character / no-line-break / no-enumeration refinement on the counselor) or "platform"
-# (our earlier variant: short generic counselor prompt, the refinement on the client instead).
+# --- Background jobs (models_ml.jobs) ------------------------------------------------------
+# Memory budget of the per-process model cache (GiB): least recently used models are dropped
+# beyond it; one copy of a model per worker whichever app asks for it.
+KOKORO_MODEL_CACHE_GB = env.float("KOKORO_MODEL_CACHE_GB", default=24.0)
+
+# --- Fine-tuning (models_ml.finetuning) ------------------------------------------------------
+# Base models suggested on the new-job form (paths or hub names).
+KOKORO_FINETUNE_BASE_MODELS = env.list("KOKORO_FINETUNE_BASE_MODELS", default=[])
+# Seconds between heartbeats of a running fine-tuning job.
+KOKORO_FINETUNE_HEARTBEAT_S = env.float("KOKORO_FINETUNE_HEARTBEAT_S", default=10.0)
+# A running job whose heartbeat is older is marked failed (“Worker lost”); loading an 8B model comes first.
+KOKORO_FINETUNE_STALE_S = env.float("KOKORO_FINETUNE_STALE_S", default=600.0)
+# Progress is written at most this often (plus at every validation).
+KOKORO_FINETUNE_PROGRESS_WRITE_S = env.float("KOKORO_FINETUNE_PROGRESS_WRITE_S", default=2.0)
+# The cancellation flag is read at most this often.
+KOKORO_FINETUNE_CANCEL_POLL_S = env.float("KOKORO_FINETUNE_CANCEL_POLL_S", default=1.0)
+# Celery hard time limit of a fine-tuning task (the soft limit is 2 minutes earlier).
+KOKORO_FINETUNE_TIME_LIMIT_S = env.int("KOKORO_FINETUNE_TIME_LIMIT_S", default=60 * 60 * 12)
+# Embedded mode: run fine-tuning in a background thread of the web process (see KOKORO_JOBS_EMBEDDED_THREAD).
+KOKORO_FINETUNE_EMBEDDED_THREAD = env.bool("KOKORO_FINETUNE_EMBEDDED_THREAD", default=True)
+
+# --- AI practice partners (models_ml.practice) ----------------------------------------------
+# Wait this long after a trainee's message before answering (several quick messages = one reply).
+KOKORO_PRACTICE_DEBOUNCE_S = env.float("KOKORO_PRACTICE_DEBOUNCE_S", default=1.0)
+# Soft time limit of one AI reply (the hard limit is 30 s later).
+KOKORO_PRACTICE_SOFT_TIME_LIMIT_S = env.float("KOKORO_PRACTICE_SOFT_TIME_LIMIT_S", default=180.0)
+# Pause between the chunks of an AI-client reply (generated whole, then streamed).
+KOKORO_PRACTICE_STREAM_DELAY_S = env.float("KOKORO_PRACTICE_STREAM_DELAY_S", default=0.03)
+# Embedded mode: answer in a background thread started from the server's event loop (False: inline).
+KOKORO_PRACTICE_EMBEDDED_THREAD = env.bool("KOKORO_PRACTICE_EMBEDDED_THREAD", default=True)
+
+# --- Simulation, arena and evaluation (models_ml.arena) ----------------------------------------
+# Closing phrases that end a simulated session; empty = the core's models_ml.llm.rules.CLOSING_PHRASES.
+KOKORO_CLOSING_PHRASES = env.list("KOKORO_CLOSING_PHRASES", default=[])
+# Tries per turn (simulation, arena client turns, judge calls).
+KOKORO_SIM_TURN_RETRIES = env.int("KOKORO_SIM_TURN_RETRIES", default=3)
+# Backoff base between tries (seconds, x 2^k).
+KOKORO_SIM_RETRY_BACKOFF_S = env.float("KOKORO_SIM_RETRY_BACKOFF_S", default=1.0)
+# K factor of the reference online Elo (metrics.online_elo); the leaderboards use Bradley-Terry, not this.
+KOKORO_ELO_K = env.float("KOKORO_ELO_K", default=32.0)
+# Prompts and refinement of simulated sessions and the LLM judge's criteria: "interactive_agents" (default; the
+# paper's counselor prompt with three stages and nine rules, its client prompt, the <=200-character /
+# no-line-break / no-enumeration refinement on the counselor, its supervisor criteria) or "platform" (our earlier
+# variant: short generic counselor prompt, the refinement on the client, our skill principles for the judge).
 KOKORO_SIM_PROTOCOL = env("KOKORO_SIM_PROTOCOL", default="interactive_agents")
+# Celery hard time limit of every arena task.
+KOKORO_ARENA_TIME_LIMIT_S = env.int("KOKORO_ARENA_TIME_LIMIT_S", default=6 * 60 * 60)
+# A running arena job whose last progress is older is marked failed (“Worker lost”).
+KOKORO_ARENA_STALE_S = env.float("KOKORO_ARENA_STALE_S", default=30 * 60.0)
+# Embedded mode: run arena jobs in a background thread so the request returns.
+KOKORO_ARENA_EMBEDDED_THREAD = env.bool("KOKORO_ARENA_EMBEDDED_THREAD", default=True)
+
+# --- Coaching (models_ml.coaching) ------------------------------------------------------------
+# Wait this long after a counselor message before the live coaching panel is recomputed.
+KOKORO_COACHING_DEBOUNCE_S = env.float("KOKORO_COACHING_DEBOUNCE_S", default=1.5)

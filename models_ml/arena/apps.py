@@ -7,3 +7,14 @@ class ArenaConfig(AppConfig):
     name = "models_ml.arena"
     label = "arena"
     verbose_name = _("Simulation, arena and evaluation")
+
+    def ready(self) -> None:
+        from models_ml.jobs.services import job_type_register
+
+        from . import services
+        from .models import EvalJob, JudgeJob, LabelJob, SimulationJob
+
+        for key, model in (("simulation", SimulationJob), ("judge", JudgeJob), ("eval", EvalJob), ("label", LabelJob)):
+            job_type_register(
+                key=f"arena_{key}", model=model, stale_after_s=services.stale_after_s, lost_reason=services.lost_reason
+            )

@@ -15,12 +15,12 @@ from django.conf import settings
 from roleplay.models import Message
 from roleplay.topics import TOPIC_LABELS
 
-from .models import SimStatus, SimulatedSession
+from .models import JobStatus, SimulatedSession
 
 
 def simulated_objects(*, job_id: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     tz = ZoneInfo(settings.TIME_ZONE)
-    items = SimulatedSession.objects.filter(status=SimStatus.DONE, session__isnull=False).select_related(
+    items = SimulatedSession.objects.filter(status=JobStatus.SUCCEEDED, session__isnull=False).select_related(
         "session", "role_card", "job__client_version", "job__counselor_version"
     )
     if job_id is not None:

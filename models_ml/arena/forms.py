@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from models_ml.partners.models import ModelKind, ModelVersion, RoleCard
+from models_ml.finetuning.models import ModelKind, ModelVersion, RoleCard
 
 from .models import JudgeJob, LabelKind
 from .services import MAX_BATTLES, MAX_SESSIONS_PER_CARD, MAX_TURNS

@@ -8,49 +8,20 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    SUCCEEDED = "succeeded", _("Succeeded")
-    FAILED = "failed", _("Failed")
+from models_ml.jobs.models import CountedJob, JobStatus
 
 
-TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED)
+class ArenaJob(CountedJob):
+    """Common fields of every job of this app (status, progress, counters, heartbeat: models_ml.jobs)."""
 
-
-class ArenaJob(models.Model):
-    """Common progress fields of every job of this app."""
-
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    done = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True, default="")
     results = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)  # last progress: a silent running job is reaped
 
     class Meta:
         abstract = True
         ordering = ["-created_at", "-pk"]
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL
-
-    @property
-    def percent(self) -> int:
-        if self.status == JobStatus.SUCCEEDED:
-            return 100
-        if not self.total:
-            return 0
-        return min(100, round(100 * (self.done + self.failed) / self.total))
 
 
 class SimulationJob(ArenaJob):
@@ -75,13 +46,6 @@ class SimulationJob(ArenaJob):
         return f"simulation #{self.pk} ({self.status})"
 
 
-class SimStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    RUNNING = "running", _("Running")
-    DONE = "done", _("Done")
-    FAILED = "failed", _("Failed")
-
-
 class SimulatedSession(models.Model):
     job = models.ForeignKey(SimulationJob, on_delete=models.CASCADE, related_name="items")
     role_card = models.ForeignKey("partners.RoleCard", null=True, on_delete=models.SET_NULL, related_name="+")
@@ -89,7 +53,8 @@ class SimulatedSession(models.Model):
         "roleplay.Session", null=True, blank=True, on_delete=models.SET_NULL, related_name="simulation"
     )
     index = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=SimStatus.choices, default=SimStatus.PENDING)
+    # One simulated session's state, in the jobs' one enum: queued (not started), running, succeeded, failed.
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     turns = models.PositiveIntegerField(default=0)
     end = models.CharField(max_length=20, blank=True, default="")  # "closing" | "max_turns"
     closing_phrase = models.CharField(max_length=100, blank=True, default="")

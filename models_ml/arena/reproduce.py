@@ -81,7 +81,7 @@ def counselor_backends() -> list[tuple[str, int | None]]:
     trained counselor version, and the settings' endpoint."""
     from django.conf import settings
 
-    from models_ml.partners.models import ModelVersion
+    from models_ml.finetuning.models import ModelVersion
 
     out: list[tuple[str, int | None]] = [("retrieval", None)]
     for version in ModelVersion.objects.filter(kind="counselor", is_active=True).exclude(backend="retrieval"):
@@ -129,8 +129,8 @@ def table4(reports: Sequence[dict[str, Any]]) -> list[str]:
 
 def scorer_results(*, seeds: Sequence[int], test_seed: int, log: Callable[[str], None]) -> list[dict[str, Any]]:
     from models_ml.scoring.evaluation import evaluate_cpu
-    from models_ml.selectors import labelled_dialogues
-    from models_ml.services import ABSOLUTE_MIN_SESSIONS
+    from models_ml.scoring.selectors import labelled_dialogues
+    from models_ml.scoring.services import ABSOLUTE_MIN_SESSIONS
 
     records = [r for r in labelled_dialogues() if r.labelled]
     if len(records) < ABSOLUTE_MIN_SESSIONS * 3:
@@ -138,8 +138,8 @@ def scorer_results(*, seeds: Sequence[int], test_seed: int, log: Callable[[str],
         return []
     results = [evaluate_cpu(records, test_seed=test_seed, seeds=tuple(seeds), log=log)]
     try:
-        from models_ml.llm.scorer import evaluate_llm
         from models_ml.scoring.base import ScorerError
+        from models_ml.scoring.llm_scorer import evaluate_llm
 
         results.append(evaluate_llm(records, test_seed=None, log=log))
     except ScorerError as exc:

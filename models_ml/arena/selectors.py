@@ -7,11 +7,12 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from models_ml.partners.models import RoleCard
+from models_ml.finetuning.models import RoleCard
+from models_ml.llm.role_cards import TEXT_FIELDS
 from roleplay.models import Message, Session, SessionSource
 
 from . import metrics, ratings
-from .models import ArenaBattle, JudgeKind, SimStatus, SimulatedSession, SimulationJob, WaiRating
+from .models import ArenaBattle, JobStatus, JudgeKind, SimulatedSession, SimulationJob, WaiRating
 
 TEST_SCORE_MIN, TEST_SCORE_MAX = 99, 100
 
@@ -37,13 +38,7 @@ def role_card_text(card: RoleCard | None) -> str:
         return ""
     core = card.to_core()
     parts = [
-        core.gender,
-        core.education,
-        core.occupation,
-        core.marital_status,
-        core.family,
-        core.resistance,
-        core.chief_complaint,
+        *(getattr(core, field) for field in TEXT_FIELDS),
         *core.big_five.values(),
     ]
     return "\n".join(str(p) for p in parts if p)
@@ -62,7 +57,7 @@ def simulation_items(job: SimulationJob) -> QuerySet[SimulatedSession]:
 
 def job_fidelity(job: SimulationJob | None = None, *, seed: int = 0) -> dict[str, Any]:
     """Role-card vocabulary overlap of the client's utterances vs a random other card (all active cards)."""
-    items = SimulatedSession.objects.filter(status=SimStatus.DONE, session__isnull=False, role_card__isnull=False)
+    items = SimulatedSession.objects.filter(status=JobStatus.SUCCEEDED, session__isnull=False, role_card__isnull=False)
     if job is not None:
         items = items.filter(job=job)
     cards = {str(c.pk): role_card_text(c) for c in RoleCard.objects.all()}

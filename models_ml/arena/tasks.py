@@ -8,7 +8,7 @@ from django.conf import settings
 from . import services
 from .models import EvalJob, JudgeJob, LabelJob, SimulationJob
 
-TIME_LIMIT_S = int(getattr(settings, "KOKORO_ARENA_TIME_LIMIT_S", 6 * 3600))
+TIME_LIMIT_S = int(settings.KOKORO_ARENA_TIME_LIMIT_S)
 _OPTS = {"acks_late": True, "ignore_result": True, "time_limit": TIME_LIMIT_S, "soft_time_limit": TIME_LIMIT_S - 60}
 
 

@@ -9,8 +9,14 @@ class CoachingConfig(AppConfig):
     verbose_name = _("Coaching")
 
     def ready(self) -> None:
+        from models_ml.jobs.services import job_type_register
         from roleplay.signals import message_created
 
-        from . import receivers
+        from . import receivers, services
+        from .models import SuggestionRun
+
+        job_type_register(
+            key="coaching_suggestions", model=SuggestionRun, stale_after_s=services.suggestions_stale_after_s
+        )
 
         message_created.connect(receivers.on_message_created, dispatch_uid="coaching.on_message_created")

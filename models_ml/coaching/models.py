@@ -1,42 +1,33 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+
+from models_ml.jobs.models import CountedJob, JobStatus
+
+# A run stored as failed with this error code had no generation model to ask (checked again on restart).
+CODE_UNAVAILABLE = "unavailable"
 
 
-class RunStatus(models.TextChoices):
-    PENDING = "pending", _("Waiting")
-    RUNNING = "running", _("Computing")
-    DONE = "done", _("Done")
-    FAILED = "failed", _("Failed")
-    UNAVAILABLE = "unavailable", _("No generation model")
-
-
-class SuggestionRun(models.Model):
-    """What the AI counselor would have said at each counselor turn of one ended session."""
+class SuggestionRun(CountedJob):
+    """What the AI counselor would have said at each counselor turn of one ended session (a models_ml.jobs job:
+    queued → running → succeeded | failed; failed with ``error_code="unavailable"`` when no model exists)."""
 
     session = models.OneToOneField("roleplay.Session", on_delete=models.CASCADE, related_name="suggestion_run")
-    status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.PENDING)
-    done = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
     # {"<message seq>": "suggested reply", ...}: the turn opened by that counselor message.
     suggestions = models.JSONField(default=dict, blank=True)
     backend = models.CharField(max_length=20, blank=True, default="")
-    error = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Suggestions {self.session_id} ({self.status} {self.done}/{self.total})"
 
     @property
     def active(self) -> bool:
-        return self.status in (RunStatus.PENDING, RunStatus.RUNNING)
+        return self.is_active
 
     @property
-    def percent(self) -> int:
-        return round(100 * self.done / self.total) if self.total else 0
+    def unavailable(self) -> bool:
+        return self.status == JobStatus.FAILED and self.error_code == CODE_UNAVAILABLE
 
 
 class CoachingSettings(models.Model):

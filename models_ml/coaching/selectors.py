@@ -9,7 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from feedback.items import ITEM_FIELDS, ITEMS
-from models_ml.models import PredictionStatus
+from models_ml.scoring.models import PredictionStatus
 from roleplay.models import Message, Session, SessionSource, SessionStatus
 
 from .models import CoachingSettings, ReferenceStats, SessionSignals, SuggestionRun

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from typing import Any
 
 from django.conf import settings
@@ -12,31 +10,32 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from models_ml.llm.backends import get_backend
+from kokoro_site.errors import ServiceError
+from models_ml.finetuning.selectors import NoModelError, generation_backend_config
+from models_ml.jobs.cache import cached_backend, model_cache
+from models_ml.jobs.models import JobStatus
+from models_ml.jobs.services import job_claim, job_dispatch, job_fail, job_finish, job_progress
 from models_ml.llm.backends.base import GenerationBackend, GenerationError
-from models_ml.partners.selectors import NoModelError, generation_backend_config
 from roleplay.models import Message, Role, Session
 from roleplay.notify import session_notify
 
 from . import selectors
-from .models import CoachingSettings, RunStatus, SuggestionRun
+from .models import CODE_UNAVAILABLE, CoachingSettings, SuggestionRun
 from .signals_text import live_hints, session_stats
 
 logger = logging.getLogger(__name__)
 
 ERR_TIME_LIMIT = _("Computing the suggestions took too long and was stopped.")
 ERR_GENERATION = _("The generation model failed: %(detail)s")
-MIN_MESSAGES_TO_SCORE = 4  # the scorer's own minimum (models_ml.services), at least one message per side
+MIN_MESSAGES_TO_SCORE = 4  # the scorer's own minimum (models_ml.scoring.services), at least one message per side
 
 
-class CoachingError(Exception):
-    def __init__(self, message: Any) -> None:
-        super().__init__(str(message))
-        self.message = message
+class CoachingError(ServiceError):
+    """A refused coaching action."""
 
 
 def debounce_s() -> float:
-    return float(getattr(settings, "KOKORO_COACHING_DEBOUNCE_S", 1.5))
+    return float(settings.KOKORO_COACHING_DEBOUNCE_S)
 
 
 def _queue_name(config: dict[str, Any] | None) -> str:
@@ -72,82 +71,78 @@ def suggestion_run_restart(*, session: Session) -> SuggestionRun:
 
 def _start(*, session: Session, run: SuggestionRun) -> SuggestionRun:
     config = _backend_config()
-    run.done, run.suggestions, run.error, run.finished_at = 0, {}, "", None
+    run.done, run.failed, run.progress, run.suggestions = 0, 0, 0, {}
+    run.error, run.error_code, run.message, run.finished_at = "", "", "", None
     run.total = len(selectors.suggestion_turns(selectors.session_messages(session_id=session.pk)))
     run.backend = (config or {}).get("backend", "") or ""
     if config is None:
-        run.status = RunStatus.UNAVAILABLE
+        run.status, run.error_code = JobStatus.FAILED, CODE_UNAVAILABLE
         run.finished_at = timezone.now()
         run.save()
         return run
-    run.status = RunStatus.PENDING
+    run.status = JobStatus.QUEUED
     run.save()
-    run_id, queue = run.pk, _queue_name(config)
-    transaction.on_commit(lambda: _dispatch_suggestions(run_id=run_id, queue=queue))
+    _dispatch_suggestions(run_id=run.pk, queue=_queue_name(config))
     return run
 
 
 def _dispatch_suggestions(*, run_id: int, queue: str) -> None:
+    """After commit; embedded mode: inline at commit (a short job)."""
     from .tasks import compute_suggestions
 
-    compute_suggestions.apply_async(args=[run_id], queue=queue)
-
-
-_backend_lock = threading.Lock()
-_backend_cache: dict[str, GenerationBackend] = {}
+    job_dispatch(task=compute_suggestions, args=[run_id], queue=queue, embedded_thread=False)
 
 
 def _backend(config: dict[str, Any]) -> GenerationBackend:
-    key = json.dumps(config, sort_keys=True, default=str)
-    with _backend_lock:
-        if key not in _backend_cache:
-            _backend_cache.clear()  # one model per worker process at a time
-            _backend_cache[key] = get_backend(config)
-        return _backend_cache[key]
+    """The process's copy of the model (models_ml.jobs model cache, shared with practice and arena)."""
+    return cached_backend(config)
 
 
 def backend_cache_clear() -> None:
-    with _backend_lock:
-        _backend_cache.clear()
+    model_cache().clear()
 
 
 def _run_update(run_id: int, **fields: Any) -> None:
-    SuggestionRun.objects.filter(pk=run_id).update(updated_at=timezone.now(), **fields)
+    """Progress of a running run (also its heartbeat)."""
+    job_progress(model=SuggestionRun, job_id=run_id, updated_at=timezone.now(), **fields)
 
 
-def suggestion_run_compute(*, run_id: int) -> SuggestionRun:
+def suggestion_run_compute(*, run_id: int, task_id: str = "", hostname: str = "") -> SuggestionRun:
     """Generate the AI counselor's reply at each counselor turn; progress is stored after every turn."""
     from models_ml.llm.partners import ai_counselor_reply
 
     run = SuggestionRun.objects.select_related("session").get(pk=run_id)
-    if run.status not in (RunStatus.PENDING, RunStatus.RUNNING):
+    if run.status != JobStatus.QUEUED:  # finished, or already claimed by another delivery
         return run
     config = _backend_config()
     if config is None:
-        _run_update(run_id, status=RunStatus.UNAVAILABLE, finished_at=timezone.now())
+        job_fail(model=SuggestionRun, job_id=run_id, reason="", code=CODE_UNAVAILABLE)
+        return SuggestionRun.objects.get(pk=run_id)
+    if job_claim(model=SuggestionRun, job_id=run_id, task_id=task_id, hostname=hostname) is None:
         return SuggestionRun.objects.get(pk=run_id)
     turns = selectors.suggestion_turns(selectors.session_messages(session_id=run.session_id))
-    _run_update(run_id, status=RunStatus.RUNNING, total=len(turns), done=0, backend=config.get("backend", ""))
+    _run_update(run_id, total=len(turns), done=0, backend=config.get("backend", ""))
     suggestions: dict[str, str] = {}
     try:
         backend = _backend(config)
         for n, (seq, history) in enumerate(turns, start=1):
             suggestions[str(seq)] = ai_counselor_reply(backend, history).text
-            _run_update(run_id, done=n, suggestions=suggestions)
+            _run_update(run_id, done=n, suggestions=suggestions, progress=round(100 * n / len(turns)))
     except (GenerationError, OSError, ValueError) as exc:
         logger.warning("coaching: suggestions for run %s failed: %s", run_id, exc)
-        _run_update(
-            run_id, status=RunStatus.FAILED, error=str(ERR_GENERATION % {"detail": exc}), finished_at=timezone.now()
-        )
+        job_fail(model=SuggestionRun, job_id=run_id, reason=str(ERR_GENERATION % {"detail": exc}), code="generation")
         return SuggestionRun.objects.get(pk=run_id)
-    _run_update(run_id, status=RunStatus.DONE, finished_at=timezone.now())
+    job_finish(model=SuggestionRun, job_id=run_id)
     return SuggestionRun.objects.get(pk=run_id)
 
 
 def suggestion_run_fail(*, run_id: int, message: str) -> None:
-    SuggestionRun.objects.filter(pk=run_id, status__in=(RunStatus.PENDING, RunStatus.RUNNING)).update(
-        status=RunStatus.FAILED, error=message, finished_at=timezone.now(), updated_at=timezone.now()
-    )
+    job_fail(model=SuggestionRun, job_id=run_id, reason=message)
+
+
+def suggestions_stale_after_s() -> float:
+    """A running suggestions job is killed at its hard time limit (930 s); silent longer → its worker is lost."""
+    return 20 * 60.0
 
 
 # --- live coaching ----------------------------------------------------------------------------
@@ -174,7 +169,7 @@ def live_coaching_queue(*, session_id: int, seq: int, countdown: float | None = 
 
 def _score(dialogue) -> tuple[int | None, str]:
     from models_ml.scoring.base import ScorerError, get_scorer
-    from models_ml.services import scorer_backend
+    from models_ml.scoring.services import scorer_backend
 
     try:
         return get_scorer(scorer_backend()).predict(dialogue).total, ""
@@ -187,7 +182,7 @@ def live_coaching_compute(*, session_id: int, seq: int) -> dict | None:
     newer counselor message is already there (debounce: the newer message's task does the work)."""
     if not selectors.live_enabled(session_id=session_id):
         return None
-    from models_ml.selectors import session_dialogue
+    from models_ml.scoring.selectors import session_dialogue
 
     newer = Message.objects.filter(session_id=session_id, role=Role.COUNSELOR, seq__gt=seq).exists()
     if newer or not Session.objects.filter(pk=session_id).exists():

@@ -12,14 +12,17 @@ LIVE_SOFT_LIMIT_S = 30
 
 
 @shared_task(
+    bind=True,
     name="models_ml.coaching.tasks.compute_suggestions",
     ignore_result=True,
     soft_time_limit=SUGGESTIONS_SOFT_LIMIT_S,
     time_limit=SUGGESTIONS_SOFT_LIMIT_S + 30,
 )
-def compute_suggestions(run_id: int) -> str:
+def compute_suggestions(self, run_id: int) -> str:
     """What the AI counselor would have said at each counselor turn of an ended session."""
-    return suggestion_run_compute(run_id=run_id).status
+    return suggestion_run_compute(
+        run_id=run_id, task_id=self.request.id or "", hostname=self.request.hostname or ""
+    ).status
 
 
 @task_failure.connect(sender=compute_suggestions)

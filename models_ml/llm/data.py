@@ -17,14 +17,35 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from feedback.items import ITEMS  # single source of truth of the 20 item names (plain module, no ORM)
-
 from .prompts import COUNSELOR_SYSTEM_PROMPT, RESPONSE_CLIENT_SYSTEM_PROMPT, SCORE_SYSTEM_PROMPT
 
 ROLE_COUNSELOR = "counselor"
 ROLE_CLIENT = "client"
 SPEAKER_LABELS = {ROLE_COUNSELOR: "カウンセラー", ROLE_CLIENT: "クライアント"}
-ITEM_NAMES: tuple[str, ...] = tuple(i.jp for i in ITEMS)
+# The 20 item names of the published dataset's review_by_client_jp, in order. This library imports no
+# Django, so it keeps its own copy; tests/models_ml/llm/test_data.py checks it equals feedback.items.
+ITEM_NAMES: tuple[str, ...] = (
+    "聴いてもらえた、わかってもらえたと感じた",
+    "尊重されたと感じた",
+    "新しい気づきや体験があった",
+    "希望や期待を感じられた",
+    "取り組みたかったことを扱えた",
+    "一緒に考えながら取り組めた",
+    "やりとりのリズムがあっていた",
+    "居心地のよいやりとりだった",
+    "全体として適切でよかった",
+    "今回の相談は価値があった",
+    "相談開始の円滑さ",
+    "相談終了のタイミング（不必要に聴きすぎていないか）、円滑さ",
+    "受容・共感",
+    "肯定・承認",
+    "的確な質問による会話の促進",
+    "要約",
+    "問題の明確化",
+    "この相談での目標の明確化",
+    "次の行動につながる提案",
+    "勇気づけ・希望の喚起",
+)
 SCORE_KEY_JP = "点数"
 TEST_SCORE_MIN = 99  # response task: dialogues scored 99-100 are the held-out test set
 ITEM_MIN, ITEM_MAX = 0, 5

@@ -40,6 +40,10 @@ MAX_CHARS: dict[str, int] = {
     "resistance": 200,
     "chief_complaint": 400,
 }
+# The one definition of a role card's elements (the nine of the paper, in its order) and of its text fields;
+# the model, the form, the services and the arena's fidelity text all derive from these.
+CARD_FIELDS: tuple[str, ...] = tuple(FIELD_LABELS)
+TEXT_FIELDS: tuple[str, ...] = tuple(MAX_CHARS)
 MAX_TRAIT_CHARS = 40
 AGE_MIN, AGE_MAX = 10, 100
 

@@ -9,8 +9,12 @@ class PracticeConfig(AppConfig):
     verbose_name = _("AI practice partners")
 
     def ready(self) -> None:
+        from models_ml.jobs.services import reaper_register
         from roleplay.signals import message_created
 
-        from . import receivers
+        from . import receivers, services
+
+        # A reply whose worker was lost becomes a retryable error (the jobs' one periodic reaper runs it).
+        reaper_register(key="practice_replies", reap=services.practice_replies_reap_stale)
 
         message_created.connect(receivers.on_message_created, dispatch_uid="practice.on_message_created")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from models_ml.partners.models import ModelKind, ModelVersion, RoleCard
-from models_ml.partners.selectors import model_versions, partner_available, role_cards
+from models_ml.finetuning.models import ModelKind, ModelVersion, RoleCard
+from models_ml.finetuning.selectors import model_versions, partner_available, role_cards
 from roleplay.models import Message
 
 from .models import PartnerBot, PracticeSession

@@ -7,7 +7,6 @@ from celery.signals import task_failure
 
 from .services import (
     ERR_TIME_LIMIT,
-    practice_replies_reap_stale,
     practice_reply_fail,
     practice_reply_generate,
     soft_time_limit_s,
@@ -33,8 +32,3 @@ def _on_failure(sender=None, task_id=None, exception=None, args=None, kwargs=Non
     session_id = args[0] if args else (kwargs or {}).get("session_id")
     if session_id is not None:
         practice_reply_fail(session_id=int(session_id), message=str(ERR_TIME_LIMIT))
-
-
-@shared_task(name="models_ml.practice.tasks.reap_stale_replies", ignore_result=True, time_limit=60)
-def reap_stale_replies() -> int:
-    return practice_replies_reap_stale()

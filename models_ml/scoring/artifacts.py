@@ -48,10 +48,10 @@ def load_model(path: str | Path, *, sha256: str):
     """Load a model file after checking its checksum; ScorerError with a clear message otherwise."""
     p = Path(path)
     if not p.is_file():
-        raise ScorerError(ERR_MODEL_FILE_MISSING % {"path": p})
+        raise ScorerError(message=ERR_MODEL_FILE_MISSING % {"path": p})
     if sha256_of(p) != sha256:
-        raise ScorerError(ERR_MODEL_CHECKSUM % {"path": p})
+        raise ScorerError(message=ERR_MODEL_CHECKSUM % {"path": p})
     try:
         return joblib.load(p)
     except Exception as exc:  # a file with the right checksum that still does not unpickle
-        raise ScorerError(ERR_MODEL_UNREADABLE % {"path": p}) from exc
+        raise ScorerError(message=ERR_MODEL_UNREADABLE % {"path": p}) from exc

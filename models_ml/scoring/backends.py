@@ -1,14 +1,15 @@
-"""Backends of the registry: "cpu" (this package) and "llm" (models_ml.llm, when it provides one)."""
+"""Backends of the registry: "cpu" (cpu.py, trained by train_scorer) and "llm" (llm_scorer.py, a generation model)."""
 
 from __future__ import annotations
 
 import importlib
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+
+from models_ml.jobs.cache import model_cache
 
 from .artifacts import load_model
 from .base import ERR_NO_MODEL, ScorePrediction, Scorer, ScorerError, register_backend
@@ -19,8 +20,7 @@ if TYPE_CHECKING:  # sklearn is imported only when a model is used, not at app s
 
 ERR_LLM_UNAVAILABLE = _("The LLM scorer backend is not available yet.")
 
-_cache: dict[tuple[str, str, float], CpuModel] = {}
-_lock = threading.Lock()
+CACHE_PREFIX = "cpu-scorer:"
 
 
 class CpuScorer:
@@ -48,35 +48,32 @@ def model_path(relative: str) -> Path:
 def load_cpu_scorer() -> CpuScorer:
     """The active "cpu" model, loaded once per process (the checksum is verified on every load;
     a changed file — new mtime — is loaded and verified again)."""
-    from models_ml.selectors import active_scorer_model
+    from models_ml.scoring.selectors import active_scorer_model
 
     row = active_scorer_model(backend="cpu")
     if row is None:
-        raise ScorerError(ERR_NO_MODEL)
+        raise ScorerError(message=ERR_NO_MODEL)
     path = model_path(row.path)
     mtime = path.stat().st_mtime if path.is_file() else -1.0
-    key = (row.version, row.sha256, mtime)
-    with _lock:
-        model = _cache.get(key)
-        if model is None:
-            model = load_model(path, sha256=row.sha256)
-            _cache.clear()
-            _cache[key] = model
+    key = f"{CACHE_PREFIX}{row.version}:{row.sha256}:{mtime}"
+    cache = model_cache()  # the process's one model cache (shared with every ML app)
+    if key not in cache.keys():
+        cache.discard(prefix=CACHE_PREFIX)  # one CPU scorer per process: the active one
+    model = cache.get(key, lambda: load_model(path, sha256=row.sha256))
     return CpuScorer(model, row.version)
 
 
 def load_llm_scorer() -> Scorer:
-    """Plug point for helper F: ``models_ml.llm.scorer.load_scorer()`` returning a Scorer."""
+    """The "llm" backend: ``models_ml.scoring.llm_scorer.load_scorer()`` (imported on first use)."""
     try:
-        module = importlib.import_module("models_ml.llm.scorer")
+        module = importlib.import_module("models_ml.scoring.llm_scorer")
     except ImportError:
-        raise ScorerError(ERR_LLM_UNAVAILABLE) from None
+        raise ScorerError(message=ERR_LLM_UNAVAILABLE) from None
     return module.load_scorer()
 
 
 def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
+    model_cache().discard(prefix=CACHE_PREFIX)
 
 
 register_backend("cpu", load_cpu_scorer)

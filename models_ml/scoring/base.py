@@ -8,6 +8,8 @@ from typing import Protocol, runtime_checkable
 
 from django.utils.translation import gettext_lazy as _
 
+from kokoro_site.errors import ServiceError
+
 from .records import LabelledDialogue
 
 ERR_UNKNOWN_BACKEND = _("Unknown scorer backend: %(name)s.")
@@ -19,7 +21,7 @@ ERR_TOO_FEW_MESSAGES = _("Too few messages to score (%(count)s; at least %(minim
 ERR_TOO_FEW_SESSIONS = _("Too few labelled sessions to train (%(count)s; at least %(minimum)s needed).")
 
 
-class ScorerError(Exception):
+class ScorerError(ServiceError):
     """A scorer cannot predict (no model, bad model file); the message is user-facing."""
 
 
@@ -56,5 +58,5 @@ def get_scorer(name: str) -> Scorer:
     try:
         factory = _REGISTRY[name]
     except KeyError:
-        raise ScorerError(ERR_UNKNOWN_BACKEND % {"name": name}) from None
+        raise ScorerError(message=ERR_UNKNOWN_BACKEND % {"name": name}) from None
     return factory()

@@ -1,7 +1,7 @@
 """The in-memory record every scorer backend trains and predicts on.
 
 Built either from the published KokoroChat JSON files (research use) or from the database
-(Session / Message / Feedback, see ``models_ml.selectors``); both paths give the same shape.
+(Session / Message / Feedback, see ``models_ml.scoring.selectors``); both paths give the same shape.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 from django.conf import settings
@@ -17,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from roleplay.models import Message, Session, SessionStatus
+from roleplay.models import Message, Role, Session, SessionStatus
 from roleplay.signals import message_created
 
 logger = logging.getLogger(__name__)
@@ -96,21 +98,12 @@ def message_create(
         raise ChatError("not_started", ERR_NOT_STARTED)
     if rate_limit and not chat_rate_allow(user_id=user.pk):
         raise ChatError("rate_limited", ERR_RATE_LIMITED)
-    update_fields = ["last_seq"]
     if session.status == SessionStatus.SCHEDULED:
         session.status = SessionStatus.LIVE
         session.started_at = now
-        update_fields += ["status", "started_at"]
-    session.last_seq += 1
-    session.save(update_fields=update_fields)
-    message = Message.objects.create(
-        session=session,
-        seq=session.last_seq,
-        role=role,
-        sender=user,
-        text=text,
-        created_at=now,
-        client_msg_id=client_msg_id,
+        session.save(update_fields=["status", "started_at"])
+    message = _message_append(
+        session=session, role=role, sender=user, text=text, created_at=now, client_msg_id=client_msg_id
     )
     info = {
         "session_id": session.pk,
@@ -122,6 +115,43 @@ def message_create(
     }
     transaction.on_commit(lambda: _announce(info))
     return StoredMessage(message, created=True)
+
+
+def _message_append(
+    *, session: Session, role: str, sender, text: str, created_at, client_msg_id: str | None = None
+) -> Message:
+    """The one place a message gets its number: ``session`` is locked (select_for_update) by the caller."""
+    session.last_seq += 1
+    session.save(update_fields=["last_seq"])
+    return Message.objects.create(
+        session=session,
+        seq=session.last_seq,
+        role=role,
+        sender=sender,
+        text=text,
+        created_at=created_at,
+        client_msg_id=client_msg_id,
+    )
+
+
+@transaction.atomic
+def messages_record(*, session_id: int, turns: Sequence[tuple[str, str, datetime]]) -> list[Message]:
+    """Append an already-timed transcript, ``(role, text, created_at)`` per message (demo seed data).
+
+    Same numbering and lock as ``message_create``; no rate limit and no ``message_created`` signal (nobody
+    is chatting). The participant of each role is the sender. Refuses empty or over-long text."""
+    session = Session.objects.select_for_update().get(pk=session_id)
+    stored = []
+    for role, text, created_at in turns:
+        if role not in (Role.COUNSELOR, Role.CLIENT):
+            raise ChatError("bad_frame", ERR_BAD_FRAME)
+        sender = session.counselor if role == Role.COUNSELOR else session.client
+        stored.append(
+            _message_append(
+                session=session, role=role, sender=sender, text=message_text_clean(text), created_at=created_at
+            )
+        )
+    return stored
 
 
 def _announce(info: dict) -> None:

@@ -63,7 +63,7 @@ ACTIVE_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
 
 
 def default_duration() -> int:
-    return int(getattr(settings, "KOKORO_DEFAULT_SESSION_MINUTES", 60))
+    return settings.KOKORO_DEFAULT_SESSION_MINUTES
 
 
 def opposite_role(role: str) -> str:

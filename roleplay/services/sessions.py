@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from roleplay.models import EndReason, Role, Session, SessionStatus
+from roleplay.models import EndReason, Role, Session, SessionSource, SessionStatus
 from roleplay.notify import session_notify
 from roleplay.signals import session_ended
 
 logger = logging.getLogger(__name__)
 
 ERR_ONLY_COUNSELOR_CAN_END = _("Only the counselor can end this session.")
+ERR_BAD_PAST_TIMES = _("A past session needs aware start and end times, the end not before the start.")
 
 OPEN_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
 OBSERVER = "observer"
@@ -65,8 +67,72 @@ def session_begin(*, session: Session) -> bool:
 
 
 @transaction.atomic
-def session_end(*, session: Session, reason: str, by=None) -> Session:
-    """End the session (idempotent). ``by`` is the user pressing the button, if any."""
+def session_start_now(
+    *,
+    counselor,
+    client,
+    source: str,
+    is_synthetic: bool = False,
+    duration_minutes: int | None = None,
+) -> Session:
+    """A session that is live from now on (AI practice, simulations): no slot, no matching."""
+    now = timezone.now()
+    return Session.objects.create(
+        counselor=counselor,
+        client=client,
+        starts_at=now,
+        started_at=now,
+        duration_minutes=duration_minutes or settings.KOKORO_DEFAULT_SESSION_MINUTES,
+        status=SessionStatus.LIVE,
+        source=source,
+        is_synthetic=is_synthetic,
+    )
+
+
+@transaction.atomic
+def session_create_ended(
+    *,
+    counselor,
+    client,
+    starts_at,
+    ended_at,
+    end_reason: str = EndReason.COUNSELOR,
+    topic: str = "",
+    source: str = SessionSource.LIVE,
+) -> Session:
+    """A role-play that already took place (demo seed data); add its transcript with ``messages_record``.
+
+    No ``session_ended`` signal: it is history, not an ending happening now."""
+    if timezone.is_naive(starts_at) or timezone.is_naive(ended_at) or ended_at < starts_at:
+        raise SessionError(ERR_BAD_PAST_TIMES)
+    return Session.objects.create(
+        counselor=counselor,
+        client=client,
+        starts_at=starts_at,
+        started_at=starts_at,
+        ended_at=ended_at,
+        status=SessionStatus.ENDED,
+        end_reason=end_reason,
+        topic=topic,
+        source=source,
+    )
+
+
+@transaction.atomic
+def session_topic_set(*, session_id: int, topic: str, sub: str, overwrite: bool) -> bool:
+    """Store a (labelled) topic; an existing one is kept unless ``overwrite``. True if stored."""
+    session = _locked(session_id)
+    if session.topic and not overwrite:
+        return False
+    session.topic, session.topic_sub = topic, sub
+    session.save(update_fields=["topic", "topic_sub"])
+    return True
+
+
+@transaction.atomic
+def session_end(*, session: Session, reason: str, by=None, cancelled: bool = False) -> Session:
+    """End the session (idempotent): the only place a session ends. ``by`` is the user pressing the
+    button, if any; ``cancelled`` ends it as cancelled (a simulated session that failed)."""
     if by is not None and not by.is_staff and session.role_of(by) != Role.COUNSELOR:
         raise SessionError(ERR_ONLY_COUNSELOR_CAN_END, code="forbidden")
     locked = _locked(session.pk)
@@ -74,7 +140,7 @@ def session_end(*, session: Session, reason: str, by=None) -> Session:
         _refresh(session, locked)
         return session
     now = timezone.now()
-    locked.status = SessionStatus.ENDED
+    locked.status = SessionStatus.CANCELLED if cancelled else SessionStatus.ENDED
     locked.ended_at = now
     locked.end_reason = reason
     locked.save(update_fields=["status", "ended_at", "end_reason"])

@@ -8,7 +8,7 @@ import pytest
 
 from models_ml.arena import services
 from models_ml.arena.models import ArenaBattle
-from models_ml.partners.models import ModelVersion, RoleCard
+from models_ml.finetuning.models import ModelVersion, RoleCard
 from tests.browser.conftest import login
 from tests.factories import UserFactory
 from tests.models_ml.arena.conftest import CARD, CLIENT_TEXT, MARKER, llm_server, llm_stub  # noqa: F401

@@ -2,11 +2,11 @@
 
 import pytest
 
-from models_ml.partners.models import RoleCard
+from models_ml.finetuning.models import RoleCard
 from roleplay.models import Message, Role, SessionSource
 from tests.browser.conftest import login
 from tests.factories import UserFactory
-from tests.models_ml.partners.conftest import make_scored_session
+from tests.models_ml.finetuning.conftest import make_scored_session
 from tests.models_ml.practice.conftest import CARD
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]

@@ -5,11 +5,11 @@ import threading
 import pytest
 from django.db import connections
 
-from models_ml.models import Prediction, PredictionStatus
 from models_ml.scoring.backends import clear_cache
-from models_ml.services import prediction_compute, scorer_train
+from models_ml.scoring.models import Prediction, PredictionStatus
+from models_ml.scoring.services import prediction_compute, scorer_train
 from tests.browser.conftest import login
-from tests.models_ml.scorer_samples import make_session_with_messages, sample_records
+from tests.models_ml.scoring.scorer_samples import make_session_with_messages, sample_records
 
 # The prediction is pushed from the test's own thread: that needs a channel layer shared across
 # threads and processes, i.e. Redis (CI sets REDIS_URL; elsewhere the test skips).

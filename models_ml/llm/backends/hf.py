@@ -107,6 +107,14 @@ class HFBackend(GenerationBackend):
             model.eval()
             self._model, self._tokenizer = model, tokenizer
 
+    def memory_bytes(self) -> int:
+        """Parameters and buffers of the loaded model (0 before the first use loads it)."""
+        model = self._model
+        if model is None:
+            return 0
+        tensors = [*model.parameters(), *model.buffers()]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
     @staticmethod
     def _has_tokenizer(path: str | None) -> bool:
         return bool(path) and (Path(path) / "tokenizer_config.json").is_file()

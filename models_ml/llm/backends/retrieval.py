@@ -171,6 +171,19 @@ class RetrievalBackend(GenerationBackend):
             **kwargs,
         )
 
+    def memory_bytes(self) -> int:
+        """The index's arrays and texts (an estimate for the per-process model cache)."""
+        import sys
+
+        total = 0
+        profile_matrix = self.profiles[1] if self.profiles else None
+        for matrix in (self.matrix, profile_matrix):
+            for part in ("data", "indices", "indptr"):
+                total += getattr(getattr(matrix, part, None), "nbytes", 0)
+        total += getattr(self.owners, "nbytes", 0)
+        total += sum(sys.getsizeof(text) for text in self.replies)
+        return total
+
     def best_reply(self, messages: list[dict[str, str]], *, persona: str | None = None) -> str:
         turns = [m for m in messages if m.get("role") in ("user", "assistant") and m.get("content", "").strip()]
         said = {m["content"].strip() for m in turns if m["role"] == "assistant"}

@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from feedback.items import ITEM_FIELDS
 from feedback.services import feedback_submit
-from roleplay.models import AgeBand, EndReason, Gender, Message, PreferredRole, Qualification, Session, SessionStatus
+from roleplay.models import AgeBand, EndReason, Gender, PreferredRole, Qualification, Session, SessionStatus
 from roleplay.services.accounts import profile_update, user_signup
+from roleplay.services.chat import messages_record
 from roleplay.services.matching import session_book, session_setup_update
+from roleplay.services.sessions import session_create_ended, session_end, session_topic_set
 from roleplay.topics import Topic
 
 from ._demo_dialogues import DIALOGUES, DemoDialogue
@@ -112,28 +114,21 @@ def _past_session(counselor, client, dialogue: DemoDialogue, now) -> Session:
     """An ended role-play with its messages (a minute apart) and the client's feedback."""
     starts = timezone.localtime(now).replace(hour=19, minute=0, second=0, microsecond=0)
     starts -= timedelta(days=dialogue.days_ago)
-    session = Session.objects.create(
+    session = session_create_ended(
         counselor=counselor,
         client=client,
         starts_at=starts,
-        started_at=starts,
         ended_at=starts + timedelta(minutes=len(dialogue.turns) + 1),
-        status=SessionStatus.ENDED,
         end_reason=EndReason.COUNSELOR,
         topic=dialogue.topic,
-        last_seq=len(dialogue.turns),
     )
-    Message.objects.bulk_create(
-        Message(
-            session=session,
-            seq=seq,
-            role=role,
-            sender=counselor if role == "counselor" else client,
-            text=text,
-            created_at=starts + timedelta(minutes=seq),
-        )
-        for seq, (role, text) in enumerate(dialogue.turns, start=1)
+    messages_record(
+        session_id=session.pk,
+        turns=[
+            (role, text, starts + timedelta(minutes=seq)) for seq, (role, text) in enumerate(dialogue.turns, start=1)
+        ],
     )
+    session.refresh_from_db()
     feedback = feedback_submit(
         session=session, client=client, values=dict(zip(ITEM_FIELDS, dialogue.items, strict=True)), screenings={}
     )
@@ -166,11 +161,10 @@ class Command(BaseCommand):
         if live is None:
             # An overdue demo session would block the pair: close it before starting a new one.
             for stale in _pair_sessions(counselor, client).filter(status=SessionStatus.LIVE):
-                stale.status, stale.ended_at, stale.end_reason = SessionStatus.ENDED, now, "time_up"
-                stale.save(update_fields=["status", "ended_at", "end_reason"])
+                session_end(session=stale, reason=EndReason.TIME_UP)
             live = session_book(counselor=counselor, client=client, starts_at=now, live=True, now=now)
-            live.topic = Topic.WORKPLACE
-            live.save(update_fields=["topic"])
+            session_topic_set(session_id=live.pk, topic=Topic.WORKPLACE, sub="", overwrite=True)
+            live.refresh_from_db()
 
         tomorrow = timezone.localtime(now).replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=1)
         upcoming = _pair_sessions(counselor, client).filter(status=SessionStatus.SCHEDULED, starts_at__gt=now).first()

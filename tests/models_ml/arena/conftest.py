@@ -1,5 +1,5 @@
 """Fixtures of the arena tests: invented role cards and scored sessions (project factories, reused from
-tests/models_ml/partners), and a scripted reply for the shared OpenAI-compatible server on localhost (tests/openai_stub.py):
+tests/models_ml/finetuning), and a scripted reply for the shared OpenAI-compatible server on localhost (tests/openai_stub.py):
 the model name picks the script."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import re
 import pytest
 
 from models_ml.arena import services
-from models_ml.partners.models import ModelVersion, RoleCard
+from models_ml.finetuning.models import ModelVersion, RoleCard
 from tests.factories import UserFactory
-from tests.models_ml.partners.conftest import CARD_FIELDS, make_scored_session
+from tests.models_ml.finetuning.conftest import CARD_FIELDS, make_scored_session
 from tests.openai_stub import OpenAIStub
 
 CARD = dict(CARD_FIELDS, name="テスト・残業の多い会社員")

@@ -12,8 +12,8 @@ from django.core.management.base import CommandError
 
 from models_ml.arena.models import WaiRating
 from roleplay.models import Session, SessionSource
-from tests.models_ml.partners.conftest import make_scored_session
-from tests.models_ml.scorer_samples import make_labelled_sessions
+from tests.models_ml.finetuning.conftest import make_scored_session
+from tests.models_ml.scoring.scorer_samples import make_labelled_sessions
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from models_ml.arena import services
-from models_ml.arena.models import JobStatus, SimStatus, SimulatedSession, SimulationJob
+from models_ml.arena.models import JobStatus, SimulatedSession, SimulationJob
 from models_ml.llm.backends import ERR_ENDPOINT_STATUS
 from roleplay.models import EndReason, Message, Session, SessionSource, SessionStatus
 
@@ -59,7 +59,7 @@ def test_closing_phrase_at_turn_k_ends_the_session(version, role_card, django_ca
             role_card_ids=[role_card.pk], client_version_id=client.pk, counselor_version_id=counselor.pk
         )
     item = SimulatedSession.objects.get(job=job)
-    assert item.status == SimStatus.DONE and item.end == "closing"
+    assert item.status == JobStatus.SUCCEEDED and item.end == "closing"
     assert item.turns == 6  # client, counselor ×3 (the third closes)
     assert item.closing_phrase == "お大事に"
     texts = list(Message.objects.filter(session=item.session).order_by("seq").values_list("text", flat=True))
@@ -89,7 +89,7 @@ def test_flaky_turn_is_retried_and_succeeds(version, role_card, llm_stub, django
             role_card_ids=[role_card.pk], client_version_id=client.pk, counselor_version_id=counselor.pk, max_turns=4
         )
     item = SimulatedSession.objects.get(job=job)
-    assert item.status == SimStatus.DONE and item.turns == 4
+    assert item.status == JobStatus.SUCCEEDED and item.turns == 4
     flaky_calls = [r for r in llm_stub.requests if r["model"] == "counselor-flaky"]
     assert len(flaky_calls) >= 4  # two counselor turns, each failed once then retried
 
@@ -110,7 +110,7 @@ def test_failing_turn_records_failed_session_and_job_continues(
     after = len([r for r in llm_stub.requests if r["model"] == "counselor-fail"])
     assert after - before == 4  # 2 sessions × 2 tries
     for item in job.items.all():
-        assert item.status == SimStatus.FAILED
+        assert item.status == JobStatus.FAILED
         detail = ERR_ENDPOINT_STATUS.format(status=500, detail="Error code: 500 - scripted failure")
         assert item.error == str(services.ERR_TURN_FAILED % {"turn": 2, "tries": 2, "detail": detail})
         assert item.session.status == SessionStatus.CANCELLED

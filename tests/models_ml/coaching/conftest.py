@@ -79,7 +79,7 @@ def _coaching_settings(settings, tmp_path):
 @pytest.fixture
 def retrieval_model(db):
     """A counselor retrieval index built from High-rated sessions of the database (the partners' builder)."""
-    from models_ml.partners.services import retrieval_index_build
+    from models_ml.finetuning.services import retrieval_index_build
 
     for i in range(3):
         make_session(total=80 + i)

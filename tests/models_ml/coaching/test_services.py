@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from models_ml.coaching import services
-from models_ml.coaching.models import CoachingSettings, RunStatus, SuggestionRun
+from models_ml.coaching.models import CODE_UNAVAILABLE, CoachingSettings, SuggestionRun
 from models_ml.coaching.tasks import compute_suggestions
-from models_ml.partners.models import Backend, ModelKind, ModelVersion
+from models_ml.finetuning.models import Backend, ModelKind, ModelVersion
+from models_ml.jobs.models import JobStatus
 from roleplay.models import Role, SessionSource, SessionStatus
 from tests.factories import MessageFactory
 
@@ -20,7 +21,7 @@ def test_ensure_without_backend_stores_unavailable_and_queues_nothing(django_cap
     session = make_session()
     with django_capture_on_commit_callbacks() as callbacks:
         run = services.suggestion_run_ensure(session=session)
-    assert run.status == RunStatus.UNAVAILABLE and run.total == 4 and callbacks == []
+    assert (run.status, run.error_code) == (JobStatus.FAILED, CODE_UNAVAILABLE) and run.total == 4 and callbacks == []
 
 
 def test_ensure_is_idempotent(retrieval_model, django_capture_on_commit_callbacks):
@@ -33,7 +34,7 @@ def test_ensure_is_idempotent(retrieval_model, django_capture_on_commit_callback
 
 def test_compute_stores_one_suggestion_per_counselor_turn_with_progress(retrieval_model, monkeypatch):
     session = make_session()
-    run = SuggestionRun.objects.create(session=session, status=RunStatus.PENDING)
+    run = SuggestionRun.objects.create(session=session, status=JobStatus.QUEUED)
     seen = []
     original = services._run_update
 
@@ -43,7 +44,7 @@ def test_compute_stores_one_suggestion_per_counselor_turn_with_progress(retrieva
         original(run_id, **fields)
 
     monkeypatch.setattr(services, "_run_update", spy)
-    assert compute_suggestions.apply(args=[run.pk]).get() == RunStatus.DONE
+    assert compute_suggestions.apply(args=[run.pk]).get() == JobStatus.SUCCEEDED
     run.refresh_from_db()
     assert seen == [0, 1, 2, 3, 4] and run.done == run.total == 4 and run.finished_at is not None
     # The opening greeting (no client message before it) gets no suggestion.
@@ -59,10 +60,10 @@ def test_a_broken_model_ends_in_the_failed_state_with_the_reason(db, tmp_path):
         is_active=True,
     )
     session = make_session()
-    run = SuggestionRun.objects.create(session=session, status=RunStatus.PENDING)
-    assert compute_suggestions.apply(args=[run.pk]).get() == RunStatus.FAILED
+    run = SuggestionRun.objects.create(session=session, status=JobStatus.QUEUED)
+    assert compute_suggestions.apply(args=[run.pk]).get() == JobStatus.FAILED
     run.refresh_from_db()
-    assert run.status == RunStatus.FAILED and "missing.joblib" in run.error and run.suggestions == {}
+    assert run.status == JobStatus.FAILED and "missing.joblib" in run.error and run.suggestions == {}
 
 
 def test_task_failure_hook_marks_the_run_failed_on_a_time_limit():
@@ -70,14 +71,16 @@ def test_task_failure_hook_marks_the_run_failed_on_a_time_limit():
 
     from models_ml.coaching.tasks import _on_failure
 
-    run = SuggestionRun.objects.create(session=make_session(), status=RunStatus.RUNNING, done=2, total=4)
+    run = SuggestionRun.objects.create(session=make_session(), status=JobStatus.RUNNING, done=2, total=4)
     _on_failure(args=[run.pk], exception=TimeLimitExceeded(900))
     run.refresh_from_db()
-    assert run.status == RunStatus.FAILED and run.error == str(services.ERR_TIME_LIMIT)
+    assert run.status == JobStatus.FAILED and run.error == str(services.ERR_TIME_LIMIT)
 
 
 def test_compute_of_a_finished_run_does_nothing(retrieval_model):
-    run = SuggestionRun.objects.create(session=make_session(), status=RunStatus.DONE, suggestions={"3": "前の結果"})
+    run = SuggestionRun.objects.create(
+        session=make_session(), status=JobStatus.SUCCEEDED, suggestions={"3": "前の結果"}
+    )
     compute_suggestions.apply(args=[run.pk])
     run.refresh_from_db()
     assert run.suggestions == {"3": "前の結果"}
@@ -105,9 +108,9 @@ def test_live_compute_skips_when_a_newer_counselor_message_exists():
 
 
 def test_live_compute_with_a_trained_scorer_gives_a_total_trend_and_hints(db):
-    from models_ml.selectors import labelled_dialogues
-    from models_ml.services import scorer_train
-    from tests.models_ml.partners.conftest import SCORES, make_scored_session
+    from models_ml.scoring.selectors import labelled_dialogues
+    from models_ml.scoring.services import scorer_train
+    from tests.models_ml.finetuning.conftest import SCORES, make_scored_session
 
     for i, score in enumerate(SCORES):
         make_scored_session(i, score)
@@ -136,7 +139,7 @@ def test_a_real_celery_worker_computes_the_suggestions(redis_required, settings)
     from celery.contrib.testing.worker import start_worker
 
     from kokoro_site.celery import app
-    from models_ml.partners.services import retrieval_index_build
+    from models_ml.finetuning.services import retrieval_index_build
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     for i in range(3):
@@ -149,7 +152,7 @@ def test_a_real_celery_worker_computes_the_suggestions(redis_required, settings)
         while run.active and time.monotonic() < deadline:
             time.sleep(0.2)
             run.refresh_from_db()
-    assert run.status == RunStatus.DONE and run.done == run.total == 4
+    assert run.status == JobStatus.SUCCEEDED and run.done == run.total == 4
 
 
 def test_no_live_coaching_when_the_ai_plays_the_counselor():

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from models_ml.coaching.models import CoachingSettings, RunStatus, SuggestionRun
+from models_ml.coaching.models import CODE_UNAVAILABLE, CoachingSettings, SuggestionRun
 from models_ml.coaching.signals_text import SLOW_RESPONSE_S
+from models_ml.jobs.models import JobStatus
 from roleplay.models import SessionSource, SessionStatus
 from tests.factories import UserFactory
 
@@ -54,7 +55,8 @@ def test_without_a_generation_backend_the_page_works_with_a_notice_and_no_sugges
     assert response.status_code == 200
     assert 'id="coach-unavailable"' in body and "coach-suggestion" not in body
     assert "AIカウンセラーのモデルが利用できないため" in body  # Japanese first
-    assert SuggestionRun.objects.get(session=session).status == RunStatus.UNAVAILABLE
+    unavailable = SuggestionRun.objects.get(session=session)
+    assert (unavailable.status, unavailable.error_code) == (JobStatus.FAILED, CODE_UNAVAILABLE)
     # The signals still work: 5 counselor messages, 3 of them questions (the opening one included).
     stats = response.context["stats"]
     assert stats["counselor_messages"] == 5 and stats["questions"] == 3 and stats["reflections"] == 2
@@ -82,7 +84,7 @@ def test_suggestions_with_the_retrieval_backend_are_shown_beside_the_counselor_t
         response = as_user(client, session.counselor).get(reverse("coaching:timeline", args=[session.pk]))
     run = SuggestionRun.objects.get(session=session)
     # Eager Celery: the task ran on commit; the page rendered the pending state, the body now has them.
-    assert run.status == RunStatus.DONE and run.done == run.total == 4 and run.backend == "retrieval"
+    assert run.status == JobStatus.SUCCEEDED and run.done == run.total == 4 and run.backend == "retrieval"
     assert set(run.suggestions) == {"3", "5", "7", "9"}
     assert 'id="coach-run"' in response.content.decode()
     body = as_user(client, session.counselor).get(reverse("coaching:timeline_body", args=[session.pk]))
@@ -93,14 +95,16 @@ def test_suggestions_with_the_retrieval_backend_are_shown_beside_the_counselor_t
 
 def test_a_pending_run_polls_and_shows_its_progress(client):
     session = make_session()
-    SuggestionRun.objects.create(session=session, status=RunStatus.RUNNING, done=1, total=4)
+    SuggestionRun.objects.create(session=session, status=JobStatus.RUNNING, done=1, total=4)
     html = as_user(client, session.counselor).get(reverse("coaching:timeline_body", args=[session.pk])).content.decode()
     assert 'hx-trigger="every 1s"' in html and "1 / 4" in html
 
 
 def test_a_done_run_stops_polling(client):
     session = make_session()
-    SuggestionRun.objects.create(session=session, status=RunStatus.DONE, done=4, total=4, suggestions={"3": "テスト"})
+    SuggestionRun.objects.create(
+        session=session, status=JobStatus.SUCCEEDED, done=4, total=4, suggestions={"3": "テスト"}
+    )
     html = as_user(client, session.counselor).get(reverse("coaching:timeline_body", args=[session.pk])).content.decode()
     assert "hx-trigger" not in html and "テスト" in html
 
@@ -108,15 +112,16 @@ def test_a_done_run_stops_polling(client):
 def test_restart_after_a_model_becomes_available_computes_the_suggestions(client, django_capture_on_commit_callbacks):
     session = make_session()
     as_user(client, session.counselor).get(reverse("coaching:timeline", args=[session.pk]))
-    assert SuggestionRun.objects.get(session=session).status == RunStatus.UNAVAILABLE
-    from models_ml.partners.services import retrieval_index_build
+    unavailable = SuggestionRun.objects.get(session=session)
+    assert (unavailable.status, unavailable.error_code) == (JobStatus.FAILED, CODE_UNAVAILABLE)
+    from models_ml.finetuning.services import retrieval_index_build
 
     make_session(total=90)
     retrieval_index_build(role="counselor")
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("coaching:suggestions_restart", args=[session.pk]))
     assert response.status_code == 302
-    assert SuggestionRun.objects.get(session=session).status == RunStatus.DONE
+    assert SuggestionRun.objects.get(session=session).status == JobStatus.SUCCEEDED
 
 
 def test_client_cannot_restart_suggestions(client):
@@ -172,7 +177,7 @@ def test_client_cannot_toggle_or_read_the_live_panel(client):
 
 # --- progress page ----------------------------------------------------------------------------------
 def test_progress_page_charts_the_signals_and_predicted_vs_actual_scores(client):
-    from models_ml.models import Prediction, PredictionStatus
+    from models_ml.scoring.models import Prediction, PredictionStatus
 
     first = make_session(total=50)
     second = make_session(total=80, counselor=first.counselor)

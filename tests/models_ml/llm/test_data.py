@@ -135,3 +135,9 @@ def test_published_dataset_gives_the_papers_118_test_dialogues_and_round_trips_s
     assert abs(sizes["train"] / 8 - sizes["test"]) / sizes["test"] < 0.05
     assert all(parse_scores(format_scores(r.items)) == r.items for r in records[:200])
     assert all(t.role != u.role for r in records[:200] for t, u in zip(r.turns, r.turns[1:], strict=False))
+
+
+def test_item_names_are_the_feedback_questionnaires_japanese_keys_in_order():
+    from feedback.items import ITEMS
+
+    assert ITEM_NAMES == tuple(item.jp for item in ITEMS)

@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from models_ml.practice import services
 from models_ml.practice.services import practice_reply_generate, practice_session_start
+from models_ml.practice.services import replies as services
 from roleplay.models import Message
 from tests.factories import UserFactory
+from tests.models_ml.finetuning.conftest import make_scored_session
 from tests.models_ml.llm.conftest import CLIENT_LINES, COUNSELOR_LINES
-from tests.models_ml.partners.conftest import make_scored_session
 
 SESSIONS = 200
 REPLIES = 30

@@ -1,6 +1,6 @@
 """Fixtures of the AI practice tests: the LLM core's tiny local Llama (reused from tests/models_ml/llm), the
 shared localhost OpenAI-compatible SSE server (tests/openai_stub.py), scored sessions built with the project factories (reused from
-tests/models_ml/partners) for the retrieval partner, the chat socket through the real consumer."""
+tests/models_ml/finetuning) for the retrieval partner, the chat socket through the real consumer."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from functools import partial
 
 import pytest
 
-from models_ml.partners.models import ModelVersion, RoleCard
+from models_ml.finetuning.models import ModelVersion, RoleCard
 from models_ml.practice.services import backend_cache_clear
 from tests import chat_sockets
+from tests.models_ml.finetuning.conftest import CARD_FIELDS, SCORES, make_scored_session
 from tests.models_ml.llm.backends.test_openai_backend import REPLY_CHUNKS
 from tests.models_ml.llm.conftest import tiny_base_model  # noqa: F401
-from tests.models_ml.partners.conftest import CARD_FIELDS, SCORES, make_scored_session
 from tests.openai_stub import OpenAIStub, Script
 
 TIMEOUT = 10

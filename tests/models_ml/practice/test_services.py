@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from feedback.models import Feedback
+from models_ml.finetuning.models import RoleCard
 from models_ml.llm.rules import MAX_CLIENT_REPLY_CHARS
-from models_ml.partners.models import RoleCard
 from models_ml.practice.models import GenerationState, PartnerBot, PracticeSession
 from models_ml.practice.services import (
     ERR_AI_ROLE,
@@ -197,7 +197,7 @@ def test_retry_is_refused_for_strangers_ended_sessions_and_busy_partners(role_ca
 
 def _record_events(monkeypatch) -> list[dict]:
     """The events pushed to the session's sockets (recorded on their way to the real channel layer)."""
-    from models_ml.practice import services
+    from models_ml.practice.services import replies as services
 
     pushed: list[dict] = []
     original = services.session_notify

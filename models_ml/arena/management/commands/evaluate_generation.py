@@ -7,6 +7,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from models_ml.arena import services
+from models_ml.llm.backends import GenerationError
 
 
 class Command(BaseCommand):
@@ -23,7 +24,7 @@ class Command(BaseCommand):
             report = services.evaluate_generation(
                 backend_name=opts["backend"], version_id=opts["model_version"], limit=opts["limit"]
             )
-        except (services.ArenaError, services.GenerationError) as exc:
+        except (services.ArenaError, GenerationError) as exc:
             raise CommandError(str(getattr(exc, "message", exc))) from exc
         if opts["json"]:
             self.stdout.write(json.dumps(report, ensure_ascii=False, indent=2))

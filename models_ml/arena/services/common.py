@@ -1,0 +1,252 @@
+"""Shared by the arena services: errors, settings, the model backends (shared cache), bot accounts, job dispatch."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from kokoro_site.errors import ServiceError
+from models_ml.finetuning.models import Backend, ModelKind, ModelVersion
+from models_ml.finetuning.selectors import NoModelError, generation_backend_config, retrieval_records
+from models_ml.jobs.cache import cached_backend, model_cache
+from models_ml.jobs.services import job_claim, job_dispatch, job_finish, jobs_reap_stale
+from models_ml.jobs.services import job_fail as jobs_fail
+from models_ml.llm.backends import GenerationBackend, GenerationError, get_backend
+from models_ml.llm.rules import CLOSING_PHRASES
+
+from ..models import (
+    EvalJob,
+    JudgeJob,
+    LabelJob,
+    SimulationJob,
+)
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ERR_NO_CARDS = _("Choose at least one active role card.")
+ERR_SESSIONS_PER_CARD = _("Sessions per role card must be between 1 and %(max)s.")
+ERR_MAX_TURNS = _("Max turns must be between 2 and %(max)s.")
+ERR_VERSION_KIND = _("Model version #%(id)s is not an active %(kind)s model.")
+ERR_SAME_MODELS = _("Choose two different counselor models.")
+ERR_N_BATTLES = _("The number of battles must be between 1 and %(max)s.")
+ERR_NO_HISTORIES = _("No dialogue to take histories from: run a simulation or import test dialogues first.")
+ERR_NO_HUMAN_BATTLES = _("There is no human-judged battle to re-judge yet.")
+ERR_BAD_POSITION = _("Pick the first or the second reply, or a tie.")
+ERR_DIALOGUE_FINISHED = _("This arena dialogue has ended: start a new one.")
+ERR_STALE_PAIR = _("These replies were already judged: the page shows the next pair now.")
+ERR_LABEL_KIND = _("Unknown labelling kind.")
+ERR_NO_SESSIONS = _("No session matches: nothing to label.")
+ERR_BACKEND_NAME = _("Unknown backend %(name)s: choose hf, openai or retrieval.")
+ERR_NO_BACKEND = _(
+    "No %(name)s counselor model is configured: activate a model version of that backend or pass --model-version."
+)
+ERR_NO_TEST_DIALOGUES = _("No test dialogue (feedback score 99–100) in the database.")
+ERR_LIMIT = _("The limit must be a whole number of at least 1.")
+ERR_TURN_FAILED = _("Turn %(turn)s failed after %(tries)s tries: %(detail)s")
+ERR_JOB_FAILED = _("The job failed: %(detail)s")
+ERR_WORKER_LOST = _("Worker lost: the job made no progress for %(minutes)s minutes. Start it again.")
+ERR_NO_JUDGE = _("No LLM judge is configured: add an active scorer model version (openai backend).")
+
+MAX_SESSIONS_PER_CARD = 50
+MAX_TURNS = 50
+MAX_BATTLES = 1000
+DEFAULT_MODEL_KEY = "default"
+SIM_CLIENT_KEY = "sim-client"
+# A simulated session is live while its turns are generated: long enough for 50 turns of a slow GPU model
+# (the overdue-session beat ends a live session at its end time).
+SIM_SESSION_MINUTES = 24 * 60
+
+
+class ArenaError(ServiceError):
+    """A refused simulation / arena / evaluation action: nothing was saved."""
+
+
+# --- settings ----------------------------------------------------------------------------------------
+
+
+def closing_phrases() -> tuple[str, ...]:
+    """``settings.KOKORO_CLOSING_PHRASES`` (a list) overrides ``models_ml.llm.rules.CLOSING_PHRASES``."""
+    override = settings.KOKORO_CLOSING_PHRASES
+    return tuple(override) if override else CLOSING_PHRASES
+
+
+def turn_retries() -> int:
+    return int(settings.KOKORO_SIM_TURN_RETRIES)
+
+
+def retry_backoff_s() -> float:
+    return float(settings.KOKORO_SIM_RETRY_BACKOFF_S)
+
+
+def elo_k() -> float:
+    return float(settings.KOKORO_ELO_K)
+
+
+# --- backends ----------------------------------------------------------------------------------------
+
+
+def backend_cache_clear() -> None:
+    """Forget the loaded models of this process (the shared models_ml.jobs model cache)."""
+    model_cache().clear()
+
+
+def model_key(version: ModelVersion | None) -> str:
+    """The leaderboard name of a counselor backend."""
+    return DEFAULT_MODEL_KEY if version is None else f"{version.name} #{version.pk}"
+
+
+def _check_version(version_id: int | None, kind: str) -> ModelVersion | None:
+    if version_id in (None, ""):
+        return None
+    version = ModelVersion.objects.filter(pk=version_id, kind=kind, is_active=True).first()
+    if version is None:
+        raise ArenaError(message=ERR_VERSION_KIND % {"id": version_id, "kind": kind})
+    return version
+
+
+def backend_for(*, kind: str, version: ModelVersion | None) -> GenerationBackend:
+    """The backend of a version, or the default of ``kind`` (``generation_backend_config``), or — when nothing
+    is configured — a retrieval partner built in memory from the High-scored sessions."""
+    if version is not None:
+        return cached_backend(version.backend_config())
+    try:
+        return cached_backend(generation_backend_config(kind=kind))
+    except NoModelError:
+        if kind == ModelKind.SCORER:
+            raise ArenaError(message=ERR_NO_JUDGE) from None
+    # One in-memory index per role and process, shared with every app that falls back the same way.
+    return model_cache().get(
+        f"retrieval-memory:{kind}",
+        lambda: get_backend({"backend": "retrieval", "records": retrieval_records(), "role": kind}),
+    )
+
+
+def with_retries(fn: Callable[[], T], *, tries: int | None = None, backoff: float | None = None) -> T:
+    """Call ``fn`` up to ``tries`` times on GenerationError, sleeping backoff·2^k between tries."""
+    tries = max(1, tries if tries is not None else turn_retries())
+    backoff = retry_backoff_s() if backoff is None else backoff
+    for attempt in range(tries):
+        try:
+            return fn()
+        except GenerationError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(backoff * (2**attempt))
+    raise AssertionError("unreachable")
+
+
+# --- bot accounts ------------------------------------------------------------------------------------
+
+
+def sim_bot_get_or_create(*, key: str, display_name: str, ai_role: str):
+    """A simulated participant's password-less account (registered like the practice partners)."""
+    from models_ml.practice.services import bot_account_get_or_create
+
+    return bot_account_get_or_create(key=key, display_name=display_name, ai_role=ai_role)
+
+
+def _counselor_bot(version: ModelVersion | None):
+    suffix = DEFAULT_MODEL_KEY if version is None else str(version.pk)
+    name = "AI counselor" if version is None else f"AI counselor {version.name}"
+    return sim_bot_get_or_create(key=f"sim-counselor-{suffix}", display_name=name, ai_role="counselor")
+
+
+# --- dispatch ----------------------------------------------------------------------------------------
+
+
+def _dispatch(task_name: str, job_id: int, *, queue: str = "default") -> None:
+    """After commit, on ``queue`` (models_ml.jobs); embedded mode: a background thread."""
+    from .. import tasks
+
+    job_dispatch(
+        task=getattr(tasks, task_name),
+        args=[job_id],
+        queue=queue,
+        embedded_thread=settings.KOKORO_ARENA_EMBEDDED_THREAD,
+    )
+
+
+def _queue(*versions: ModelVersion | None) -> str:
+    return "gpu" if any(v is not None and v.backend == Backend.HF for v in versions) else "default"
+
+
+def _finish(job: Any, *, error: str = "", **fields: Any) -> None:
+    """Store the outcome (a job reaped meanwhile keeps its failed state) and refresh ``job``."""
+    if error:
+        job_fail(model=type(job), job_id=job.pk, reason=error, **fields)
+    else:
+        job_finish(model=type(job), job_id=job.pk, **fields)
+    job.refresh_from_db()
+
+
+def _claim(model: type, job_id: int) -> Any | None:
+    """queued → running, once (a redelivered message of a job that already ran is skipped)."""
+    return job_claim(model=model, job_id=job_id)
+
+
+def job_fail(*, model: type, job_id: int, reason: str, **fields: Any) -> None:
+    jobs_fail(model=model, job_id=job_id, reason=reason, **fields)
+
+
+def stale_after_s() -> float:
+    return float(settings.KOKORO_ARENA_STALE_S)
+
+
+def lost_reason(job: Any, seconds: float) -> str:
+    return str(ERR_WORKER_LOST % {"minutes": round(seconds / 60)})
+
+
+def arena_jobs_reap_stale() -> int:
+    """Running jobs without progress for ``KOKORO_ARENA_STALE_S`` (the worker died) → failed. Returns the count."""
+    return jobs_reap_stale(models=[SimulationJob, JudgeJob, EvalJob, LabelJob])
+
+
+__all__ = [
+    "ArenaError",
+    "DEFAULT_MODEL_KEY",
+    "ERR_BACKEND_NAME",
+    "ERR_BAD_POSITION",
+    "ERR_DIALOGUE_FINISHED",
+    "ERR_JOB_FAILED",
+    "ERR_LABEL_KIND",
+    "ERR_LIMIT",
+    "ERR_MAX_TURNS",
+    "ERR_NO_BACKEND",
+    "ERR_NO_CARDS",
+    "ERR_NO_HISTORIES",
+    "ERR_NO_HUMAN_BATTLES",
+    "ERR_NO_JUDGE",
+    "ERR_NO_SESSIONS",
+    "ERR_NO_TEST_DIALOGUES",
+    "ERR_N_BATTLES",
+    "ERR_SAME_MODELS",
+    "ERR_SESSIONS_PER_CARD",
+    "ERR_STALE_PAIR",
+    "ERR_TURN_FAILED",
+    "ERR_VERSION_KIND",
+    "ERR_WORKER_LOST",
+    "MAX_BATTLES",
+    "MAX_SESSIONS_PER_CARD",
+    "MAX_TURNS",
+    "SIM_CLIENT_KEY",
+    "SIM_SESSION_MINUTES",
+    "arena_jobs_reap_stale",
+    "backend_cache_clear",
+    "backend_for",
+    "closing_phrases",
+    "elo_k",
+    "job_fail",
+    "lost_reason",
+    "model_key",
+    "retry_backoff_s",
+    "sim_bot_get_or_create",
+    "stale_after_s",
+    "turn_retries",
+    "with_retries",
+]

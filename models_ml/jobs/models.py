@@ -1,0 +1,83 @@
+"""The one abstract job model and the one status enum of every long-running ML job.
+
+Concrete jobs (fine-tuning, simulation, judging, evaluation, labelling, coaching suggestions, retrieval-index
+builds, scorer training) inherit :class:`Job` and live in their own app; this app has no table of its own.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+TERMINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Job(models.Model):
+    """Status, progress (0-100), a short message for people, heartbeat, error code and text, times, attempts.
+
+    Writes go through ``models_ml.jobs.services`` (claim, heartbeat / progress, finish, fail, reap)."""
+
+    status = models.CharField(_("status"), max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0, validators=[MaxValueValidator(100)])
+    message = models.CharField(_("message"), max_length=300, blank=True, default="")
+    error_code = models.CharField(_("error code"), max_length=40, blank=True, default="")
+    error = models.TextField(_("error"), blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)  # every progress write; a silent running job is reaped
+    celery_task_id = models.CharField(max_length=64, blank=True, default="")
+    worker_hostname = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.status == JobStatus.SUCCEEDED else min(100, int(self.progress))
+
+    def on_reaped(self, reason: str) -> None:
+        """Hook: a job type's own fields when the reaper fails it (saved with it)."""
+
+    def can_start(self) -> bool:
+        """Extra condition for a claim (a fine-tuning job whose cancellation was requested does not start)."""
+        return True
+
+
+class CountedJob(Job):
+    """A job over ``total`` items: ``done`` and ``failed`` counters; progress = (done + failed) / total."""
+
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.status == JobStatus.SUCCEEDED else self.counted_progress()
+
+    def counted_progress(self) -> int:
+        return min(100, round(100 * (self.done + self.failed) / self.total)) if self.total else 0
