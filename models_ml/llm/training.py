@@ -171,7 +171,7 @@ def _build_examples(job: JobConfig, records: Sequence[Any]) -> tuple[list, list,
     sizes: dict[str, Any] = {f"{k}_dialogues": v for k, v in split.sizes().items()}
     sizes["test_ids"] = [r.id for r in split.test]
     # Which dialogues the adapter saw (train), selected on (validation) and never saw (test): kept with the job
-    # so that an evaluation can use exactly the held-out ones and refuse the others (models_ml.llm.scorer_eval).
+    # so that an evaluation can use exactly the held-out ones and refuse the others (models_ml.scoring.llm_eval).
     sizes["split_ids"] = {
         "train": [r.id for r in split.train],
         "validation": [r.id for r in split.validation],

@@ -119,7 +119,7 @@ def scorer_versions(version_ids: Sequence[int] | None = None) -> list[Any]:
 
     from models_ml.finetuning.models import ModelVersion, resolve_backend_config
     from models_ml.finetuning.selectors import generation_backends_setting, model_versions
-    from models_ml.llm.scorer_eval import ERR_NO_VERSION, ERR_NOT_SCORER, version_split
+    from models_ml.scoring.llm_eval import ERR_NO_VERSION, ERR_NOT_SCORER, version_split
 
     if version_ids:
         versions = []
@@ -167,10 +167,10 @@ def evaluate_llm(
     version_ids: Sequence[int] | None = None,
     id_space: str = "session",
 ):
-    """The LLM backend without leakage (``models_ml.llm.scorer_eval``): each fine-tuned adapter on its own job's
+    """The LLM backend without leakage (``models_ml.scoring.llm_eval``): each fine-tuned adapter on its own job's
     held-out test dialogues, one run per adapter (= per training seed); a zero-shot endpoint once on the CPU
     protocol's test split. ``seeds`` does not apply: an adapter's seed is its job's."""
-    from models_ml.llm.scorer_eval import evaluate
+    from models_ml.scoring.llm_eval import evaluate
 
     versions = scorer_versions(version_ids)
     try:

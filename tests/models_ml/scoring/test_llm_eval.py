@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 
 from models_ml.finetuning.models import FineTuneJob, ModelVersion
 from models_ml.llm.data import format_scores
-from models_ml.llm.scorer_eval import ERR_LEAK, ERR_MISSING, ERR_NO_SPLIT, ERR_TEST_SEED
+from models_ml.scoring.llm_eval import ERR_LEAK, ERR_MISSING, ERR_NO_SPLIT, ERR_TEST_SEED
 from models_ml.scoring.llm_scorer import score_messages
 from models_ml.scoring.selectors import labelled_dialogues
 from tests.models_ml.scoring.scorer_samples import make_labelled_sessions
