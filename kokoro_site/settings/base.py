@@ -333,8 +333,13 @@ KOKORO_CLOSING_PHRASES = env.list("KOKORO_CLOSING_PHRASES", default=[])
 KOKORO_SIM_TURN_RETRIES = env.int("KOKORO_SIM_TURN_RETRIES", default=3)
 # Backoff base between tries (seconds, x 2^k).
 KOKORO_SIM_RETRY_BACKOFF_S = env.float("KOKORO_SIM_RETRY_BACKOFF_S", default=1.0)
-# Elo K factor of the arena leaderboard.
+# K factor of the reference online Elo (metrics.online_elo); the leaderboards use Bradley-Terry, not this.
 KOKORO_ELO_K = env.float("KOKORO_ELO_K", default=32.0)
+# Prompts and refinement of simulated sessions and the LLM judge's criteria: "interactive_agents" (default; the
+# paper's counselor prompt with three stages and nine rules, its client prompt, the <=200-character /
+# no-line-break / no-enumeration refinement on the counselor, its supervisor criteria) or "platform" (our earlier
+# variant: short generic counselor prompt, the refinement on the client, our skill principles for the judge).
+KOKORO_SIM_PROTOCOL = env("KOKORO_SIM_PROTOCOL", default="interactive_agents")
 # Celery hard time limit of every arena task.
 KOKORO_ARENA_TIME_LIMIT_S = env.int("KOKORO_ARENA_TIME_LIMIT_S", default=6 * 60 * 60)
 # A running arena job whose last progress is older is marked failed (“Worker lost”).

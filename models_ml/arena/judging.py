@@ -1,4 +1,4 @@
-"""Japanese prompts of the LLM judges (arena, topic, WAI-O-S) and robust parsing of their answers (no ORM)."""
+"""Japanese prompts of the LLM judges (arena, topic) and robust parsing of their answers (no ORM)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,20 @@ from roleplay.topics import TOPIC_LABELS
 ERR_JUDGE_PARSE = "The judge's answer names neither A nor B."
 ERR_TOPIC_PARSE = "The topic answer is not a JSON object with a category and a sub-topic."
 ERR_TOPIC_CATEGORY = "Unknown topic category {category!r}."
-ERR_WAI_PARSE = "The WAI answer does not give 12 ratings from 1 to 7."
 
-# The paper's supervisor principles (Interactive Agents, professional counselors' criteria).
-PRINCIPLES = (
+# Interactive Agents' supervisor criteria: our Japanese translation of prompt/judge_prompt.txt of
+# github.com/qiuhuachuan/interactive-agents (the paper's LLM judge, six ethical principles).
+IA_SUPERVISOR_CRITERIA = (
+    "自律：その決定が本人や他者を傷つけない限り、クライアントが自分で決める権利を尊重しているか",
+    "善行：援助を通じてクライアントの成長を促しているか",
+    "無危害：不注意から、提供する介入や行動がクライアントを傷つけることのないようにしているか",
+    "公正：公平で偏りがないか",
+    "誠実：約束を守り、関係の中で信頼に足るか",
+    "正直：事実を話し、でたらめや事実でないこと（幻覚）を言っていないか",
+)
+
+# The platform's earlier variant (KOKORO_SIM_PROTOCOL=platform): counselling-skill principles written by us.
+PLATFORM_PRINCIPLES = (
     "傾聴：相談者の話を遮らず、要点を正確に受け止め、それを言葉で返しているか",
     "共感：相談者の気持ちを汲み取り、その感情に寄り添う言葉を返しているか",
     "明確化：曖昧な点を確かめ、相談者の状況や気持ちをはっきりさせているか",
@@ -26,13 +36,26 @@ PRINCIPLES = (
     "非審判的態度：相談者を評価したり責めたりせず、受容的な姿勢を保っているか",
 )
 
+# Ours in both variants: two candidates, no position or length bias, a parseable last line.
+_JUDGE_FORMAT = (
+    "\n候補が示される順番や長さに影響されないでください。"
+    "短い理由を書いた後、最後の行に「判定: A」または「判定: B」とだけ書いてください。"
+)
+
 ARENA_JUDGE_SYSTEM = (
+    "あなたは専門の心理カウンセリングのスーパーバイザーです。"
+    "クライアントとカウンセラーの対話履歴と、その続きとしてカウンセラーが返す候補の発言AとBを示しますので、"
+    "現在の対話履歴に最もふさわしい返答を選んでください。選択の基準は次のとおりです。\n"
+    + "\n".join(f"（{i}）{c}" for i, c in enumerate(IA_SUPERVISOR_CRITERIA, start=1))
+    + _JUDGE_FORMAT
+)
+
+ARENA_JUDGE_SYSTEM_PLATFORM = (
     "あなたは経験豊富なカウンセリングのスーパーバイザーです。"
     "オンラインのテキストカウンセリングの対話と、その続きとしてカウンセラーが返す候補の発言AとBを読み、"
     "次の原則に照らして、より良いカウンセラーの発言を一つ選んでください。\n"
-    + "\n".join(f"- {p}" for p in PRINCIPLES)
-    + "\n候補が示される順番や長さに影響されないでください。"
-    "短い理由を書いた後、最後の行に「判定: A」または「判定: B」とだけ書いてください。"
+    + "\n".join(f"- {p}" for p in PLATFORM_PRINCIPLES)
+    + _JUDGE_FORMAT
 )
 
 
@@ -41,9 +64,11 @@ def transcript(history: list[dict[str, str]]) -> str:
     return "\n".join(f"{names.get(t['role'], t['role'])}: {t['text']}" for t in history)
 
 
-def arena_judge_messages(history: list[dict[str, str]], first: str, second: str) -> list[dict[str, str]]:
+def arena_judge_messages(
+    history: list[dict[str, str]], first: str, second: str, *, system: str = ARENA_JUDGE_SYSTEM
+) -> list[dict[str, str]]:
     user = f"# これまでの対話\n{transcript(history)}\n\n# 候補A\n{first}\n\n# 候補B\n{second}\n\nどちらが良いですか。"
-    return [{"role": "system", "content": ARENA_JUDGE_SYSTEM}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def _norm(text: str) -> str:
@@ -144,80 +169,4 @@ def parse_topic_answer(text: str) -> tuple[str, str]:
     return key, sub.strip()[:200]
 
 
-# --- WAI-O-S -----------------------------------------------------------------------------------------
-
-# Working Alliance Inventory, observer short form: 12 items in three groups. Our own Japanese paraphrases.
-WAI_ITEMS: tuple[tuple[str, str], ...] = (
-    ("goal", "カウンセラーとクライアントは、相談で目指すことについて合意している。"),
-    ("goal", "二人は、クライアントにとってどんな変化が大切かを共有している。"),
-    ("goal", "クライアントは、自分の望む方向をカウンセラーが理解していると感じている様子である。"),
-    ("goal", "二人は、取り組むべき問題を一緒にはっきりさせている。"),
-    ("task", "クライアントは、相談の進め方が自分の問題に役立つと受け止めている。"),
-    ("task", "二人は、この対話の中で何に取り組むかについて同意している。"),
-    ("task", "相談で扱っている内容が適切だと、二人とも考えている様子である。"),
-    ("task", "クライアントは、相談で得た見方ややり方を試そうとしている。"),
-    ("bond", "クライアントとカウンセラーの間に信頼関係がある。"),
-    ("bond", "カウンセラーはクライアントに思いやりと敬意を示している。"),
-    ("bond", "クライアントは、カウンセラーに安心して話せている様子である。"),
-    ("bond", "二人の間に、互いを大切にする温かな関係が感じられる。"),
-)
-WAI_GROUPS = ("goal", "task", "bond")
-
-WAI_SYSTEM = (
-    "あなたはカウンセリング研究の観察評価者です。対話全体を読み、カウンセラーとクライアントの作業同盟について、"
-    "次の12項目をそれぞれ1（まったく当てはまらない）から7（非常に当てはまる）の整数で評価してください。\n"
-    + "\n".join(f"{i}. {text}" for i, (_g, text) in enumerate(WAI_ITEMS, start=1))
-    + '\n出力はJSONのみ: {"scores": [12個の整数]}'
-)
-
-
-def wai_messages(history: list[dict[str, str]]) -> list[dict[str, str]]:
-    return [{"role": "system", "content": WAI_SYSTEM}, {"role": "user", "content": transcript(history)}]
-
-
-_WAI_LINE = re.compile(r"^\s*(\d{1,2})\s*[.．:：)）]\s*(?:[^\d\n]*?)([1-7])\s*$", re.M)
-
-
-def parse_wai_answer(text: str) -> list[int]:
-    """12 integers 1–7 from a JSON list / {"scores": [...]} / {"1": 5, ...} or "1: 5" lines. Raises ValueError."""
-    norm = _norm(text)
-    obj = _json_object(norm)
-    values: Any = None
-    if isinstance(obj, dict):
-        values = obj.get("scores", obj.get("items"))
-        if values is None and all(str(i) in obj for i in range(1, 13)):
-            values = [obj[str(i)] for i in range(1, 13)]
-    if values is None:
-        match = re.search(r"\[[^\[\]]*\]", norm)
-        if match:
-            try:
-                values = json.loads(match.group(0))
-            except json.JSONDecodeError:
-                values = None
-    if values is None:
-        lines = {int(n): int(v) for n, v in _WAI_LINE.findall(norm)}
-        if all(i in lines for i in range(1, 13)):
-            values = [lines[i] for i in range(1, 13)]
-    if not isinstance(values, list) or len(values) != 12:
-        raise ValueError(ERR_WAI_PARSE)
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int | float | str):
-            raise ValueError(ERR_WAI_PARSE)
-        try:
-            number = float(v)
-        except ValueError:
-            raise ValueError(ERR_WAI_PARSE) from None
-        if number != int(number) or not 1 <= number <= 7:
-            raise ValueError(ERR_WAI_PARSE)
-        out.append(int(number))
-    return out
-
-
-def wai_means(items: list[int]) -> dict[str, float]:
-    groups: dict[str, list[int]] = {g: [] for g in WAI_GROUPS}
-    for (group, _text), value in zip(WAI_ITEMS, items, strict=True):
-        groups[group].append(value)
-    out = {g: sum(v) / len(v) for g, v in groups.items()}
-    out["total"] = sum(items) / len(items)
-    return out
+# WAI-O-S (the paper's protocol: one item per prompt, 3 rounds) lives in models_ml.arena.wai.

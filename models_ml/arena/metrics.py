@@ -1,4 +1,4 @@
-"""Pure metric functions (no ORM): generation metrics (BLEU / ROUGE / Distinct-n), Elo, battle matrices,
+"""Pure metric functions (no ORM): generation metrics (BLEU / ROUGE / Distinct-n), online Elo (reference only), battle matrices,
 judge agreement, and client fidelity (role-card vocabulary overlap).
 
 Tokenisation is stated with every figure: ``word`` = MeCab through fugashi with unidic-lite (surface forms),
@@ -92,7 +92,7 @@ def generation_metrics(hypotheses: Sequence[str], references: Sequence[str]) -> 
     return out
 
 
-# --- Elo ---------------------------------------------------------------------------------------------
+# --- online Elo (order-dependent; kept for reference, the leaderboards use ratings.bradley_terry) ---------------------------------------------------------------------------------------------
 
 INITIAL_ELO = 1000.0
 DEFAULT_K = 32.0
@@ -111,8 +111,9 @@ def expected(r_a: float, r_b: float) -> float:
     return 1.0 / (1.0 + 10 ** ((r_b - r_a) / 400.0))
 
 
-def elo(battles: Iterable[Battle], *, k: float = DEFAULT_K, initial: float = INITIAL_ELO) -> dict[str, float]:
-    """Sequential (online) Elo in the given order; a tie scores 0.5 for both."""
+def online_elo(battles: Iterable[Battle], *, k: float = DEFAULT_K, initial: float = INITIAL_ELO) -> dict[str, float]:
+    """Online (sequential) Elo in the given order; a tie scores 0.5 for both. The result depends on the order
+    of the battles: the leaderboards use the order-free ``ratings.bradley_terry`` instead."""
     ratings: dict[str, float] = defaultdict(lambda: initial)
     for b in battles:
         ra, rb = ratings[b.model_a], ratings[b.model_b]
@@ -123,7 +124,7 @@ def elo(battles: Iterable[Battle], *, k: float = DEFAULT_K, initial: float = INI
     return dict(ratings)
 
 
-def elo_bootstrap(
+def online_elo_bootstrap(
     battles: Sequence[Battle], *, k: float = DEFAULT_K, rounds: int = 200, seed: int = 0
 ) -> dict[str, tuple[float, float]]:
     """95 % percentile interval of each model's Elo over battles resampled with replacement."""
@@ -133,7 +134,7 @@ def elo_bootstrap(
     samples: dict[str, list[float]] = defaultdict(list)
     for _ in range(rounds):
         drawn = [battles[rng.randrange(len(battles))] for _ in battles]
-        for model, rating in elo(drawn, k=k).items():
+        for model, rating in online_elo(drawn, k=k).items():
             samples[model].append(rating)
     out = {}
     for model, values in samples.items():
@@ -211,15 +212,21 @@ def position_consistency(battles: Iterable[Battle]) -> dict[str, float]:
 
 
 def overlap(card_words: set[str], utterance_words: set[str]) -> float:
-    """Share of the client's content-word types that also occur in the role card."""
-    return len(card_words & utterance_words) / len(utterance_words) if utterance_words else 0.0
+    """Interactive Agents Eq. 1: |Set(V(S)) ∩ Set(V(P))| / |Set(V(P))| — the share of the role card's (user
+    profile's) vocabulary that the client's utterances use. 0 for an empty card."""
+    return len(card_words & utterance_words) / len(card_words) if card_words else 0.0
+
+
+def fidelity_eq1(card_text: str, client_text: str) -> float:
+    """Eq. 1 on texts; the vocabulary V(·) is the set of content-word lemmas (``llm.text.content_words``)."""
+    return overlap(content_words(card_text), content_words(client_text))
 
 
 def fidelity(pairs: Sequence[tuple[str, str]], cards: dict[str, str], *, seed: int = 0) -> dict[str, Any]:
     """``pairs`` = (card key, the client's utterances joined); ``cards`` = card key → card text.
 
-    Matched = overlap with the session's own card; baseline = overlap with a randomly drawn *other* card
-    (the Interactive Agents random pairing). Returns means and per-session values."""
+    Matched = Eq. 1 with the session's own card; baseline = Eq. 1 with a randomly drawn *other* card (the
+    Interactive Agents random pairing). Returns means and per-session values."""
     rng = random.Random(seed)
     card_words = {key: content_words(text) for key, text in cards.items()}
     matched, baseline = [], []

@@ -225,7 +225,7 @@ class WaiRating(models.Model):
     session = models.ForeignKey("roleplay.Session", on_delete=models.CASCADE, related_name="wai_ratings")
     job = models.ForeignKey(LabelJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="wai_ratings")
     judge_model = models.CharField(max_length=160, blank=True, default="")
-    items = models.JSONField()  # 12 ints, item order of prompts.WAI_ITEMS
+    items = models.JSONField()  # 12 per-item means over the rounds, as worded (wai.WAI_O_S_ITEMS order)
     goal = models.FloatField()
     task = models.FloatField()
     bond = models.FloatField()

@@ -11,7 +11,7 @@ from models_ml.finetuning.models import RoleCard
 from models_ml.llm.role_cards import TEXT_FIELDS
 from roleplay.models import Message, Session, SessionSource
 
-from . import metrics
+from . import metrics, ratings
 from .models import ArenaBattle, JobStatus, JudgeKind, SimulatedSession, SimulationJob, WaiRating
 
 TEST_SCORE_MIN, TEST_SCORE_MAX = 99, 100
@@ -165,36 +165,56 @@ def battles(*, judge_kind: str | None = None) -> list[metrics.Battle]:
     ]
 
 
-def leaderboard(*, judge_kind: str | None = None, k: float = metrics.DEFAULT_K, rounds: int = 200) -> dict[str, Any]:
-    rows = battles(judge_kind=judge_kind)
-    ratings = metrics.elo(rows, k=k)
-    ci = metrics.elo_bootstrap(rows, k=k, rounds=rounds) if rows else {}
-    wins: dict[str, int] = {}
-    games: dict[str, int] = {}
-    for b in rows:
-        for side, model in (("a", b.model_a), ("b", b.model_b)):
-            games[model] = games.get(model, 0) + 1
-            wins[model] = wins.get(model, 0) + (b.winner == side)
-    table = [
-        {
-            "model": m,
-            "elo": round(r, 1),
-            "ci_low": round(ci[m][0], 1) if m in ci else None,
-            "ci_high": round(ci[m][1], 1) if m in ci else None,
-            "battles": games.get(m, 0),
-            "wins": wins.get(m, 0),
-        }
-        for m, r in sorted(ratings.items(), key=lambda kv: -kv[1])
-    ]
+BOARD_CACHE_S = 600
+
+
+def leaderboard(*, judge_kind: str, rounds: int = ratings.DEFAULT_ROUNDS) -> dict[str, Any]:
+    """One judge kind's Bradley-Terry board: both presentation orders of a pair by one judge = one battle. Cached
+    (per process) until a battle of that kind is added or removed: the bootstrap takes a second or two."""
+    from django.core.cache import cache
+    from django.db.models import Max
+
+    state = ArenaBattle.objects.filter(judge_kind=judge_kind).aggregate(n=Count("pk"), last=Max("pk"))
+    key = f"arena:board:{judge_kind}:{state['n']}:{state['last']}:{rounds}"
+    board = cache.get(key)
+    if board is None:
+        board = _leaderboard(judge_kind=judge_kind, rounds=rounds)
+        cache.set(key, board, BOARD_CACHE_S)
+    return board
+
+
+def _leaderboard(*, judge_kind: str, rounds: int) -> dict[str, Any]:
+    raw = battles(judge_kind=judge_kind)
+    rows = ratings.collapse_orders(raw)
     names, matrix = metrics.battle_matrix(rows)
-    judges, rates, counts = metrics.agreement_matrix(battles())
     return {
-        "table": table,
-        "k": k,
+        "judge_kind": judge_kind,
+        "table": ratings.leaderboard_rows(rows, rounds=rounds),
+        "ratings": ratings.bradley_terry(rows),
         "battles": len(rows),
+        "judgements": len(raw),
+        "rounds": rounds,
         "matrix": {"models": names, "counts": matrix},
+    }
+
+
+def leaderboards(*, rounds: int = ratings.DEFAULT_ROUNDS) -> dict[str, Any]:
+    """The human and the LLM-judge leaderboards (never mixed), their agreement, and per-judge agreement."""
+    human = leaderboard(judge_kind=JudgeKind.HUMAN, rounds=rounds)
+    llm = leaderboard(judge_kind=JudgeKind.LLM, rounds=rounds)
+    everything = battles()
+    judges, rates, counts = metrics.agreement_matrix(everything)
+    return {
+        "human": human,
+        "llm": llm,
+        "between": {
+            "ranking": ratings.rank_agreement(human["ratings"], llm["ratings"]),
+            "verdicts": ratings.verdict_agreement(
+                battles(judge_kind=JudgeKind.HUMAN), battles(judge_kind=JudgeKind.LLM)
+            ),
+        },
         "agreement": {"judges": judges, "rates": rates, "counts": counts},
-        "position_consistency": metrics.position_consistency(battles()),
+        "position_consistency": metrics.position_consistency(everything),
     }
 
 

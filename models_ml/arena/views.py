@@ -175,34 +175,35 @@ def judge_jobs(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def leaderboard(request: HttpRequest) -> HttpResponse:
-    judge_kind = request.GET.get("judge") if request.GET.get("judge") in ("human", "llm") else None
-    board = selectors.leaderboard(judge_kind=judge_kind, k=services.elo_k())
-    agreement = board["agreement"]
+    boards = selectors.leaderboards()
+    agreement = boards["agreement"]
     agreement_rows = [
         {"judge": j, "cells": list(zip(agreement["rates"][i], agreement["counts"][i], strict=True))}
         for i, j in enumerate(agreement["judges"])
     ]
-    matrix_rows = [
-        {"model": m, "counts": board["matrix"]["counts"][i]} for i, m in enumerate(board["matrix"]["models"])
-    ]
+    sections = []
+    for kind in ("human", "llm"):
+        board = boards[kind]
+        matrix = board["matrix"]
+        board["matrix_rows"] = [{"model": m, "counts": matrix["counts"][i]} for i, m in enumerate(matrix["models"])]
+        sections.append(board)
     chart = {
-        "models": [r["model"] for r in board["table"]],
-        "elo": [r["elo"] for r in board["table"]],
-        "low": [r["ci_low"] for r in board["table"]],
-        "high": [r["ci_high"] for r in board["table"]],
-        "judges": agreement["judges"],
-        "rates": agreement["rates"],
+        kind: {
+            "models": [r["model"] for r in boards[kind]["table"]],
+            "rating": [r["rating"] for r in boards[kind]["table"]],
+            "low": [r["ci_low"] for r in boards[kind]["table"]],
+            "high": [r["ci_high"] for r in boards[kind]["table"]],
+        }
+        for kind in ("human", "llm")
     }
     return render(
         request,
         "arena/leaderboard.html",
         {
-            "board": board,
-            "judge_kind": judge_kind or "",
+            "boards": boards,
+            "sections": sections,
             "agreement_rows": agreement_rows,
-            "matrix_rows": matrix_rows,
             "chart": chart,
-            "counts": selectors.battle_counts(),
             "tab": "leaderboard",
         },
     )

@@ -31,4 +31,5 @@ def live_panel_context(session: Session) -> dict:
         "state": state,
         "hints": [{"code": c, "text": HINTS[c]} for c in state.get("hints", []) if c in HINTS],
         "hint_texts": {c: str(t) for c, t in HINTS.items()},
+        "silence_s": SLOW_RESPONSE_S,  # the client-side silence hint uses the derived response-time threshold
     }

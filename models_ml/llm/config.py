@@ -13,6 +13,9 @@ from typing import Any
 TASK_RESPONSE = "response"
 TASK_SCORE = "score"
 TASKS = (TASK_RESPONSE, TASK_SCORE)
+SELECT_LOSS = "loss"
+SELECT_PRED_ACC = "pred_acc"
+SELECTIONS = (SELECT_LOSS, SELECT_PRED_ACC)
 
 # Optimizers that need CUDA (bitsandbytes 8-bit kernels, torch fused AdamW on GPU) and their CPU fallback.
 CUDA_ONLY_OPTIMIZERS = frozenset(
@@ -102,6 +105,20 @@ class TrainingConfig:
     validation_ratio: float = field(
         default=0.1, metadata={"help": "Share of the non-test dialogues used for validation."}
     )
+    selection_metric: str = field(
+        default=SELECT_LOSS,
+        metadata={
+            "help": "How the best checkpoint is chosen: 'loss' (lowest validation loss) or 'pred_acc' (score task: "
+            "highest accuracy of greedy predictions on the validation dialogues, as the KokoroChat paper)."
+        },
+    )
+    selection_max_dialogues: int = field(
+        default=0,
+        metadata={"help": "With 'pred_acc': validation dialogues decoded at each validation (0 = all of them)."},
+    )
+    selection_new_tokens: int = field(
+        default=400, metadata={"help": "With 'pred_acc': new tokens per greedy prediction (20 item lines)."}
+    )
 
     @classmethod
     def for_task(cls, task: str, **overrides: Any) -> TrainingConfig:
@@ -119,7 +136,10 @@ class TrainingConfig:
                 num_train_epochs=4.0,
                 eval_strategy="epoch",
                 validation_ratio=1 / 9,  # 8:1:1 overall = 8:1 of the non-test part
-                max_length=4096,
+                # The longest published transcript is 7,705 characters; Llama-3-family tokenizers give at most
+                # about one token per Japanese character, so 8,192 tokens cut at most 0.02 % of them (docs/llm.md).
+                max_length=8192,
+                selection_metric=SELECT_PRED_ACC,
             )
         else:
             raise ValueError(ERR_UNKNOWN_TASK.format(task=task))
@@ -133,6 +153,15 @@ class TrainingConfig:
         _check(self, self.eval_steps > 0, "eval_steps", "must be positive")
         _check(self, self.max_length >= 64, "max_length", "must be at least 64 tokens")
         _check(self, 0.0 < self.validation_ratio < 0.5, "validation_ratio", "must be in (0, 0.5)")
+        _check(self, self.selection_metric in SELECTIONS, "selection_metric", "must be 'loss' or 'pred_acc'")
+        _check(
+            self,
+            self.selection_metric == SELECT_LOSS or self.task == TASK_SCORE,
+            "selection_metric",
+            "'pred_acc' needs the score task",
+        )
+        _check(self, self.selection_max_dialogues >= 0, "selection_max_dialogues", "must be 0 or more")
+        _check(self, self.selection_new_tokens > 0, "selection_new_tokens", "must be positive")
 
 
 @dataclass
@@ -290,8 +319,8 @@ def get_training_args(cfg: TrainingConfig, output_dir: str, *, cuda: bool | None
         save_steps=eval_steps,
         save_total_limit=cfg.save_total_limit,
         load_best_model_at_end=True,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
+        metric_for_best_model="eval_pred_acc" if cfg.selection_metric == SELECT_PRED_ACC else "eval_loss",
+        greater_is_better=cfg.selection_metric == SELECT_PRED_ACC,
         logging_steps=cfg.logging_steps,
         logging_first_step=True,
         max_length=cfg.max_length,

@@ -12,8 +12,12 @@ from typing import Any
 from .backends.base import GenerationBackend
 from .data import ROLE_CLIENT, ROLE_COUNSELOR, chat_role
 from .prompts import COUNSELOR_SYSTEM_PROMPT
-from .role_cards import RoleCard, render_client_system_prompt, role_card_persona
+from .role_cards import RoleCard, render_client_system_prompt, render_role_card, role_card_persona
 from .rules import CLOSING_PHRASES, DEFAULT_MAX_TRIES, RefinedReply, detect_closing, refine_client_reply
+
+# Greedy decoding for evaluations (the KokoroChat paper decoded greedily): hf drops temperature when not sampling,
+# openai sends temperature 0; the retrieval partner is deterministic anyway.
+GREEDY_PARAMS: dict[str, Any] = {"do_sample": False, "temperature": 0.0, "max_new_tokens": 256}
 
 
 def to_chat_messages(history: Iterable[dict[str, str]], *, ai_role: str, system_prompt: str) -> list[dict[str, str]]:
@@ -35,13 +39,24 @@ def ai_client_reply(
     history: list[dict[str, str]],
     *,
     max_tries: int = DEFAULT_MAX_TRIES,
+    system_prompt_template: str | None = None,
+    refine: bool = True,
     **params: Any,
 ) -> RefinedReply:
-    """Next AI-client turn, regenerated while it breaks the client rules, trimmed (and flagged) as a last resort."""
-    messages = to_chat_messages(history, ai_role=ROLE_CLIENT, system_prompt=render_client_system_prompt(card))
+    """Next AI-client turn, regenerated while it breaks the client rules, trimmed (and flagged) as a last resort.
+
+    ``system_prompt_template`` (with ``{card}``) replaces the platform's client prompt (e.g. the published
+    Interactive Agents one); ``refine=False`` takes the first reply as it is (the paper refines only the counselor)."""
+    if system_prompt_template is None:
+        system_prompt = render_client_system_prompt(card)
+    else:
+        system_prompt = system_prompt_template.format(card=render_role_card(card))
+    messages = to_chat_messages(history, ai_role=ROLE_CLIENT, system_prompt=system_prompt)
     turn_index = sum(1 for t in history if t["role"] == ROLE_CLIENT)
     # Language models read the card in the system prompt; the retrieval partner ranks by this text (others ignore it).
     params.setdefault("persona", role_card_persona(card))
+    if not refine:
+        return RefinedReply(text=backend.generate(messages, **params).strip(), tries=1)
     return refine_client_reply(lambda: backend.generate(messages, **params), turn_index=turn_index, max_tries=max_tries)
 
 
@@ -49,6 +64,7 @@ def ai_client_reply(
 class CounselorReply:
     text: str
     closing_phrase: str | None
+    refined: RefinedReply | None = None  # set when the counselor refinement ran (tries, trimmed, violations)
 
     @property
     def is_closing(self) -> bool:
@@ -61,9 +77,19 @@ def ai_counselor_reply(
     *,
     system_prompt: str = COUNSELOR_SYSTEM_PROMPT,
     closing_phrases: Iterable[str] = CLOSING_PHRASES,
+    refine: bool = False,
+    max_tries: int = DEFAULT_MAX_TRIES,
     **params: Any,
 ) -> CounselorReply:
-    """Next AI-counselor turn and whether it closes the session."""
+    """Next AI-counselor turn and whether it closes the session. ``refine=True`` applies the Interactive Agents
+    counselor refinement (at most 200 characters, no line break, no enumeration; regenerated, else trimmed)."""
     messages = to_chat_messages(history, ai_role=ROLE_COUNSELOR, system_prompt=system_prompt)
-    text = backend.generate(messages, **params).strip()
-    return CounselorReply(text=text, closing_phrase=detect_closing(text, closing_phrases))
+    refined = None
+    if refine:
+        from .ia_prompts import refine_counselor_reply
+
+        refined = refine_counselor_reply(lambda: backend.generate(messages, **params), max_tries=max_tries)
+        text = refined.text
+    else:
+        text = backend.generate(messages, **params).strip()
+    return CounselorReply(text=text, closing_phrase=detect_closing(text, closing_phrases), refined=refined)

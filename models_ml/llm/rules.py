@@ -67,6 +67,8 @@ _ENUMERATION_RE = re.compile(
     r"|(?:^|\s)[a-zA-Z][.)]\s",  # a. b)
 )
 
+ENUMERATION_RE = _ENUMERATION_RE  # public name (the counselor refinement of models_ml.llm.ia_prompts uses it)
+
 
 def _normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text)

@@ -2,8 +2,9 @@
 
 ``train(job_cfg, records, output_dir, progress_cb=..., should_stop=...)`` splits the records, builds the
 task's prompt-completion examples, loads the base model in 4-bit NF4, trains LoRA adapters with a loss on the
-completion only, keeps the checkpoint with the lowest validation loss, and writes the adapter, the tokenizer and
-``metrics.json`` into ``output_dir``.
+completion only, keeps the best checkpoint (lowest validation loss; for the score task the highest validation
+prediction accuracy, ``selection.py``), and writes the adapter, the tokenizer and ``metrics.json`` (with the
+``split_ids`` the adapter was trained, selected and never trained on) into ``output_dir``.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def _cut_head(system, last, completion, length, max_length) -> dict[str, Any] | 
     return {"prompt": system + [{**last, "content": "…" + text[len(text) - lo :]}], "completion": completion}
 
 
-def _build_examples(job: JobConfig, records: Sequence[Any]) -> tuple[list, list, dict[str, int]]:
+def _build_examples(job: JobConfig, records: Sequence[Any]) -> tuple[list, list, dict[str, Any], Any]:
     t = job.training
     if job.task == TASK_RESPONSE:
         split = split_response(records, seed=t.seed, validation_ratio=t.validation_ratio)
@@ -167,9 +168,40 @@ def _build_examples(job: JobConfig, records: Sequence[Any]) -> tuple[list, list,
     for name, ex in (("train", train_ex), ("validation", val_ex)):
         if not ex:
             raise TrainingError(ERR_NO_EXAMPLES.format(split=name))
-    sizes = {f"{k}_dialogues": v for k, v in split.sizes().items()}
+    sizes: dict[str, Any] = {f"{k}_dialogues": v for k, v in split.sizes().items()}
     sizes["test_ids"] = [r.id for r in split.test]
-    return train_ex, val_ex, sizes
+    # Which dialogues the adapter saw (train), selected on (validation) and never saw (test): kept with the job
+    # so that an evaluation can use exactly the held-out ones and refuse the others (models_ml.scoring.llm_eval).
+    sizes["split_ids"] = {
+        "train": [r.id for r in split.train],
+        "validation": [r.id for r in split.validation],
+        "test": [r.id for r in split.test],
+        "seed": t.seed,
+        "test_seed": t.test_seed,
+    }
+    return train_ex, val_ex, sizes, split
+
+
+def _selection_callback(job: JobConfig, split: Any, val_ex: list, tokenizer: Any):
+    """The validation prediction-accuracy callback when the job selects by it, else None."""
+    from .config import SELECT_PRED_ACC
+    from .selection import prediction_accuracy_callback
+
+    t = job.training
+    if t.selection_metric != SELECT_PRED_ACC:
+        return None
+    labelled = [r for r in split.validation if r.items is not None]
+    pairs = list(zip(labelled, val_ex, strict=True))  # build_score_examples keeps the order of the records
+    if t.selection_max_dialogues:
+        pairs = pairs[: t.selection_max_dialogues]
+    cb = prediction_accuracy_callback(
+        tokenizer,
+        [ex for _r, ex in pairs],
+        [list(r.items) for r, _ex in pairs],
+        max_length=t.max_length,
+        max_new_tokens=t.selection_new_tokens,
+    )
+    return cb
 
 
 def _load_model_and_tokenizer(job: JobConfig, cuda: bool):
@@ -224,11 +256,14 @@ def train(
     from trl import SFTTrainer
 
     cuda = cuda_available()
-    train_ex, val_ex, sizes = _build_examples(job, records)
+    train_ex, val_ex, sizes, split = _build_examples(job, records)
     model, tokenizer = _load_model_and_tokenizer(job, cuda)
     max_len = job.training.max_length
-    fitted_train = [e for e in (fit_to_length(x, tokenizer, max_len) for x in train_ex) if e is not None]
-    fitted_val = [e for e in (fit_to_length(x, tokenizer, max_len) for x in val_ex) if e is not None]
+    fit_train = [fit_to_length(x, tokenizer, max_len) for x in train_ex]
+    fit_val = [fit_to_length(x, tokenizer, max_len) for x in val_ex]
+    truncated = sum(f is not x for x, f in zip(train_ex + val_ex, fit_train + fit_val, strict=True))
+    fitted_train = [e for e in fit_train if e is not None]
+    fitted_val = [e for e in fit_val if e is not None]
     if not fitted_train or not fitted_val:
         raise TrainingError(ERR_NO_EXAMPLES.format(split="train" if not fitted_train else "validation"))
     metrics.update(sizes)
@@ -237,12 +272,14 @@ def train(
             "train_examples": len(fitted_train),
             "validation_examples": len(fitted_val),
             "dropped_too_long": len(train_ex) + len(val_ex) - len(fitted_train) - len(fitted_val),
+            "truncated_examples": truncated,  # shortened or dropped by the length budget (docs/llm.md)
             "optimizer": resolve_optimizer(job.training.optim, cuda=cuda),
             "device": "cuda" if cuda else "cpu",
         }
     )
 
     args = get_training_args(job.training, str(out / CHECKPOINTS_DIR), cuda=cuda)
+    selector = _selection_callback(job, split, val_ex, tokenizer)
     callback = _progress_callback_class()(progress_cb, should_stop)
     trainer = SFTTrainer(
         model=model,
@@ -251,7 +288,7 @@ def train(
         eval_dataset=Dataset.from_list(fitted_val),
         processing_class=tokenizer,
         peft_config=get_peft_config(job.qlora),
-        callbacks=[callback, *extra_callbacks],
+        callbacks=[*([selector] if selector is not None else []), callback, *extra_callbacks],
     )
     from transformers.trainer_callback import PrinterCallback
 
@@ -264,7 +301,17 @@ def train(
     metrics["train_loss"] = train_output.training_loss
     metrics["log_history"] = trainer.state.log_history
     metrics["best_checkpoint"] = trainer.state.best_model_checkpoint
-    metrics["best_eval_loss"] = trainer.state.best_metric
+    if selector is None:
+        metrics["best_eval_loss"] = trainer.state.best_metric
+    else:
+        metrics["selection"] = {
+            "metric": "pred_acc",
+            "history": list(selector.history),
+            "best_pred_acc": trainer.state.best_metric,
+            "best_step": _checkpoint_step(trainer.state),
+            "validation_dialogues_decoded": len(selector.gold),
+            "prompts_truncated": selector.truncated,
+        }
     if callback.cancelled:
         metrics["status"] = STATUS_CANCELLED
         shutil.rmtree(out / CHECKPOINTS_DIR, ignore_errors=True)
@@ -272,7 +319,11 @@ def train(
         return TrainResult(STATUS_CANCELLED, str(out), None, str(metrics_path), metrics)
 
     callback.final = True
+    if selector is not None:
+        selector.final = True
     eval_metrics = trainer.evaluate()  # the best checkpoint is loaded at the end of training
+    if selector is not None:
+        metrics["selection"]["final_pred_acc"] = eval_metrics.get("eval_pred_acc")
     metrics["eval_loss"] = eval_metrics.get("eval_loss")
     if metrics["eval_loss"] is not None and math.isfinite(metrics["eval_loss"]):
         metrics["eval_perplexity"] = math.exp(min(metrics["eval_loss"], 50.0))

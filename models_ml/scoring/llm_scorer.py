@@ -101,16 +101,81 @@ def load_scorer() -> LLMScorer:
     return LLMScorer(backend, label)
 
 
+def scorer_for_version(version: Any) -> LLMScorer:
+    """The LLM scorer of one model version (or of the settings' endpoint when ``version.pk == "settings"``)."""
+    config = dict(version.backend_config())
+    config.pop("version_label", None)
+    try:
+        backend = cached_backend(config)  # one copy per worker process (models_ml.jobs model cache)
+    except GenerationError as exc:
+        raise ScorerError(message=ERR_GENERATION % {"reason": exc}) from exc
+    return LLMScorer(backend, str(getattr(version, "name", "") or f"#{version.pk}"))
+
+
+def scorer_versions(version_ids: Sequence[int] | None = None) -> list[Any]:
+    """The versions to evaluate: the given ones; else the newest active LLM scorer plus every other scorer version
+    trained on the same held-out split (its other seeds); else the settings' zero-shot endpoint."""
+    from types import SimpleNamespace
+
+    from models_ml.finetuning.models import ModelVersion, resolve_backend_config
+    from models_ml.finetuning.selectors import generation_backends_setting, model_versions
+    from models_ml.scoring.llm_eval import ERR_NO_VERSION, ERR_NOT_SCORER, version_split
+
+    if version_ids:
+        versions = []
+        for pk in version_ids:
+            version = ModelVersion.objects.select_related("source_job").filter(pk=pk).first()
+            if version is None:
+                raise ScorerError(message=ERR_NO_VERSION.format(id=pk))
+            if version.kind != "scorer" or version.backend == "retrieval":
+                raise ScorerError(message=ERR_NOT_SCORER.format(id=pk))
+            versions.append(version)
+        return versions
+    active = [v for v in model_versions(kind="scorer", active_only=True) if v.backend != "retrieval"]
+    if active:
+        primary = active[0]
+        try:
+            split = version_split(primary)
+        except ValueError as exc:
+            raise ScorerError(message=str(exc)) from None
+        if split is None:
+            return [primary]
+        siblings = [primary]
+        seeds = {split.get("seed")}
+        for other in model_versions(kind="scorer").exclude(pk=primary.pk).filter(source_job__isnull=False):
+            try:
+                other_split = version_split(other)
+            except ValueError:
+                continue
+            if other_split and other_split["test"] == split["test"] and other_split.get("seed") not in seeds:
+                seeds.add(other_split.get("seed"))
+                siblings.append(other)
+        return sorted(siblings, key=lambda v: str(version_split(v).get("seed")))
+    configured = generation_backends_setting().get("scorer") or {}
+    if configured.get("backend") not in (None, "", "retrieval") and configured.get("base_url"):
+        cfg = resolve_backend_config(configured)
+        return [SimpleNamespace(pk="settings", name="settings endpoint", source_job=None, backend_config=lambda: cfg)]
+    raise ScorerError(message=ERR_NO_SCORER_MODEL)
+
+
 def evaluate_llm(
     records: Sequence[LabelledDialogue],
     *,
-    test_seed: int,
-    seeds: Sequence[int],
+    test_seed: int | None,
+    seeds: Sequence[int] = (),
     log: Callable[[str], None] | None = None,
+    version_ids: Sequence[int] | None = None,
+    id_space: str = "session",
 ):
-    """The paper's protocol for the LLM backend: the model is already fine-tuned (the seeds only vary
-    train/validation, which a fixed adapter does not use), so the test split is scored once and the
-    result is reported for each seed, giving a standard deviation of zero."""
-    from models_ml.scoring.evaluation import evaluate_with_scorer
+    """The LLM backend without leakage (``models_ml.scoring.llm_eval``): each fine-tuned adapter on its own job's
+    held-out test dialogues, one run per adapter (= per training seed); a zero-shot endpoint once on the CPU
+    protocol's test split. ``seeds`` does not apply: an adapter's seed is its job's."""
+    from models_ml.scoring.llm_eval import evaluate
 
-    return evaluate_with_scorer(load_scorer(), records, test_seed=test_seed, seeds=seeds, log=log)
+    versions = scorer_versions(version_ids)
+    try:
+        return evaluate(
+            records, test_seed=test_seed, versions=versions, scorer_for=scorer_for_version, id_space=id_space, log=log
+        )
+    except ValueError as exc:
+        raise ScorerError(message=str(exc)) from None

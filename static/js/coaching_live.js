@@ -4,7 +4,8 @@
   "use strict";
   const panel = document.getElementById("coach-panel");
   if (!panel) return;
-  const SILENCE_S = 90;
+  // The server's derived response-time threshold (signals_text.SLOW_RESPONSE_S); 132 s if the attribute is missing.
+  const SILENCE_S = Number(panel.dataset.silenceS) || 132;
   let hintTexts = {};
   try { hintTexts = JSON.parse(document.getElementById("coach-hint-texts").textContent); } catch (e) { hintTexts = {}; }
   let last = null; // {role, time(ms)}

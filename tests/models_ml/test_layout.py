@@ -17,7 +17,7 @@ ALLOWED = {
     "finetuning": {"llm", "jobs"},
     "scoring": {"llm", "jobs", "finetuning"},
     "practice": {"llm", "jobs", "finetuning"},
-    "arena": {"llm", "jobs", "finetuning", "practice"},
+    "arena": {"llm", "jobs", "finetuning", "scoring", "practice"},  # scoring: reproduce_paper's Table 5
     "coaching": {"llm", "jobs", "finetuning", "practice", "scoring"},
 }
 

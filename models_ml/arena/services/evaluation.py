@@ -15,7 +15,7 @@ from models_ml.finetuning.selectors import retrieval_records
 from models_ml.jobs.cache import cached_backend, model_cache
 from models_ml.jobs.services import job_progress
 from models_ml.llm.backends import GenerationBackend, get_backend
-from models_ml.llm.partners import ai_counselor_reply
+from models_ml.llm.partners import GREEDY_PARAMS, ai_counselor_reply
 
 from .. import metrics, selectors
 from ..models import (
@@ -84,7 +84,7 @@ def evaluate_generation(
     hyps, refs = [], []
     started = time.monotonic()
     for i, (_session_id, history, reference) in enumerate(cases, start=1):
-        hyps.append(ai_counselor_reply(backend, history).text)
+        hyps.append(ai_counselor_reply(backend, history, **GREEDY_PARAMS).text)  # greedy, as the paper
         refs.append(reference)
         if progress:
             progress(i, len(cases))
@@ -93,6 +93,7 @@ def evaluate_generation(
         "model": name,
         "turns": len(cases),
         "dialogues": len({c[0] for c in cases}),
+        "decoding": "greedy",
         "tokenization": {
             "word": "MeCab (fugashi + unidic-lite) surface forms",
             "char": "characters, whitespace removed",

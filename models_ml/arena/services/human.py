@@ -14,6 +14,7 @@ from models_ml.finetuning.models import ModelKind, RoleCard
 from models_ml.llm.backends import GenerationError
 from models_ml.llm.partners import ai_client_reply, ai_counselor_reply
 
+from .. import protocol as sim
 from ..models import (
     ArenaBattle,
     ArenaDialogue,
@@ -61,7 +62,7 @@ def _propose(dialogue: ArenaDialogue) -> None:
 def _client_turn(dialogue: ArenaDialogue) -> None:
     card = dialogue.role_card.to_core()
     backend = backend_for(kind=ModelKind.CLIENT, version=dialogue.client_version)
-    reply = with_retries(lambda: ai_client_reply(backend, card, dialogue.history))
+    reply = with_retries(lambda: ai_client_reply(backend, card, dialogue.history, **sim.client_params()))
     dialogue.history = [*dialogue.history, {"role": "client", "text": reply.text}]
 
 

@@ -16,6 +16,7 @@ from models_ml.llm.backends import GenerationBackend, GenerationError
 from models_ml.llm.partners import ai_counselor_reply
 
 from .. import judging, selectors
+from .. import protocol as sim
 from ..models import (
     ArenaBattle,
     JudgeJob,
@@ -96,7 +97,9 @@ def llm_judge(
 ) -> tuple[str, str]:
     """Show the replies in ``order`` ("ab" or "ba"), parse the verdict and map it back: ("a"|"b"|"tie", raw)."""
     first, second = (reply_a, reply_b) if order == "ab" else (reply_b, reply_a)
-    raw = with_retries(lambda: backend.generate(judging.arena_judge_messages(history, first, second)))
+    raw = with_retries(
+        lambda: backend.generate(judging.arena_judge_messages(history, first, second, system=sim.judge_system()))
+    )
     shown = judging.parse_judge_answer(raw)  # ValueError when unparseable
     if shown == "tie":
         return "tie", raw

@@ -13,7 +13,7 @@ from models_ml.jobs.services import job_count
 from models_ml.llm.backends import GenerationBackend, GenerationError
 from roleplay.services.sessions import session_topic_set
 
-from .. import judging, selectors
+from .. import judging, selectors, wai
 from ..models import (
     LabelJob,
     LabelKind,
@@ -96,12 +96,18 @@ def label_job_execute(*, job_id: int) -> str:
                     session_topic_set(session_id=session_id, topic=topic, sub=sub, overwrite=job.overwrite)
                     labels[str(session_id)] = {"topic": topic, "sub": sub}
                 else:
-                    items, raw = _ask(backend, judging.wai_messages(history), judging.parse_wai_answer, job.max_tries)
-                    means = judging.wai_means(items)
-                    WaiRating.objects.create(
-                        session_id=session_id, job=job, judge_model=name, items=items, raw=raw[:4000], **means
+                    rated = wai.rate_session(
+                        lambda m: _ask(backend, m, wai.parse_rating, job.max_tries)[0], judging.transcript(history)
                     )
-                    labels[str(session_id)] = means
+                    WaiRating.objects.create(
+                        session_id=session_id,
+                        job=job,
+                        judge_model=name,
+                        items=rated.items,
+                        raw=wai.raw(rated),
+                        **rated.means,
+                    )
+                    labels[str(session_id)] = rated.means
                 job_count(model=LabelJob, job_id=job.pk, field="done")
             except (GenerationError, ValueError) as exc:
                 failures[str(session_id)] = str(exc)

@@ -18,6 +18,7 @@ from roleplay.services.chat import message_create
 from roleplay.services.sessions import session_end, session_start_now
 
 from .. import metrics, selectors
+from .. import protocol as sim
 from ..models import (
     JobStatus,
     SimulatedSession,
@@ -125,11 +126,14 @@ def simulate_one(*, job: SimulationJob, item: SimulatedSession) -> None:
         role = "client" if len(history) % 2 == 0 else "counselor"  # the client greets first
         try:
             if role == "client":
-                text = with_retries(lambda: ai_client_reply(client, card, history).text, tries=tries)
+                text = with_retries(
+                    lambda: ai_client_reply(client, card, history, **sim.client_params()).text, tries=tries
+                )
                 closing = None
             else:
                 reply = with_retries(
-                    lambda: ai_counselor_reply(counselor, history, closing_phrases=phrases), tries=tries
+                    lambda: ai_counselor_reply(counselor, history, closing_phrases=phrases, **sim.counselor_params()),
+                    tries=tries,
                 )
                 text, closing = reply.text, reply.closing_phrase
         except GenerationError as exc:
@@ -149,9 +153,8 @@ def simulate_one(*, job: SimulationJob, item: SimulatedSession) -> None:
     else:
         item.end = "max_turns"
     item.status = JobStatus.SUCCEEDED
-    item.fidelity = metrics.overlap(
-        metrics.content_words(selectors.role_card_text(item.role_card)),
-        metrics.content_words("\n".join(t["text"] for t in history if t["role"] == "client")),
+    item.fidelity = metrics.fidelity_eq1(
+        selectors.role_card_text(item.role_card), "\n".join(t["text"] for t in history if t["role"] == "client")
     )
     item.save(update_fields=["status", "end", "closing_phrase", "fidelity"])
     reason = EndReason.COUNSELOR if item.end == "closing" else EndReason.TIME_UP

@@ -34,7 +34,8 @@ COUNSELOR_TEXT = "眠れない日が続いているのですね。"
 CLOSING_TEXT = "今日はお話しいただきありがとうございました。お大事に。"
 MARKER = "気持ち"  # the "good" reply the scripted judge prefers contains this word
 TOPIC_OK = '```json\n{"category": "職場問題", "sub": "残業と睡眠不足"}\n```'
-WAI_OK = "\n".join(f"{i}. {v}" for i, v in enumerate([5, 6, 5, 4, 5, 5, 6, 4, 6, 7, 6, 6], start=1))
+WAI_BASE = [5, 6, 5, 2, 5, 5, 6, 4, 6, 3, 6, 6]  # ratings as worded; items 4 and 10 are the reverse-keyed ones
+WAI_ROUND_OFFSET = (0, 1, 0)  # the k-th time an item is asked, the scripted judge adds this: mean = base + 1/3
 
 
 def _seen_before(key: str, store: set[str]) -> bool:
@@ -45,6 +46,14 @@ def _seen_before(key: str, store: set[str]) -> bool:
 
 
 SEEN: set[str] = set()  # request digests already answered (the "fails once" scripts)
+ASKED: dict[str, int] = {}  # WAI item -> times asked (the round-dependent WAI judge)
+
+
+def _wai_item(text: str) -> int:
+    from models_ml.arena.wai import WAI_O_S_ITEMS
+
+    asked = re.search(r"質問項目：(.*)", text).group(1)
+    return next(i for i, item in enumerate(WAI_O_S_ITEMS) if item.text_ja == asked)
 
 
 def scripted_reply(body: dict) -> str | None:
@@ -81,10 +90,13 @@ def scripted_reply(body: dict) -> str | None:
         return TOPIC_OK if _seen_before(digest, SEEN) else '{"category": "宇宙問題", "sub": "?"}'
     if model == "topic-bad":
         return "カテゴリーは職場かな"
-    if model == "wai-ok":
-        return WAI_OK
+    if model == "wai-ok":  # one rating per item prompt, varying with the round
+        index = _wai_item(user)
+        k = ASKED.get(user, 0)
+        ASKED[user] = k + 1
+        return f"評定: {WAI_BASE[index] + WAI_ROUND_OFFSET[k % 3]}"
     if model == "wai-bad":
-        return '{"scores": [9, 9, 9]}'
+        return "9"
     return None
 
 
@@ -107,6 +119,7 @@ def _arena_settings(settings):
     settings.KOKORO_GENERATION_BACKENDS = {}
     services.backend_cache_clear()
     SEEN.clear()
+    ASKED.clear()
     yield
     services.backend_cache_clear()
 

@@ -99,11 +99,15 @@ def test_llm_judge_maps_randomised_order_back_to_the_models(
     assert all(b.winner == "a" for b in battles)  # the judge always found the good reply, wherever it was shown
     assert all(b.judge_kind == "llm" and b.judge_model == f"judge-marker #{judge.pk}" for b in battles)
     assert all(b.history and b.history[-1]["role"] == "client" for b in battles)
-    board = selectors.leaderboard()
+    boards = selectors.leaderboards(rounds=20)
+    board = boards["llm"]
     assert board["table"][0]["model"] == f"counselor-good #{good.pk}"
-    assert board["table"][0]["elo"] > 1000 > board["table"][1]["elo"]
-    assert board["matrix"]["counts"] == [[0, 8], [8, 0]]
-    assert board["position_consistency"] == {f"llm:judge-marker #{judge.pk}": 1.0}
+    assert board["table"][0]["rating"] > 1000 > board["table"][1]["rating"]
+    # both orders of a pair agree: 8 judgements, 4 battles, all won by the good counselor
+    assert (board["judgements"], board["battles"]) == (8, 4)
+    assert board["matrix"]["counts"] == [[0, 4], [4, 0]]
+    assert boards["human"]["table"] == []  # the LLM's verdicts never enter the human leaderboard
+    assert boards["position_consistency"] == {f"llm:judge-marker #{judge.pk}": 1.0}
 
 
 def test_position_biased_judge_is_exposed_by_both_orders(version, scored_sessions, django_capture_on_commit_callbacks):
@@ -118,7 +122,12 @@ def test_position_biased_judge_is_exposed_by_both_orders(version, scored_session
     )
     winners = {(b.shown_order, b.winner) for b in job.battles.all()}
     assert winners == {("ab", "a"), ("ba", "b")}  # always the first shown
-    assert selectors.leaderboard()["position_consistency"] == {f"llm:judge-first #{judge.pk}": 0.0}
+    boards = selectors.leaderboards(rounds=20)
+    assert boards["position_consistency"] == {f"llm:judge-first #{judge.pk}": 0.0}
+    # the two orders disagree on every pair: each pair is one tied battle, so neither model is ahead
+    table = boards["llm"]["table"]
+    assert [(r["battles"], r["ties"]) for r in table] == [(3, 3), (3, 3)]
+    assert table[0]["rating"] == pytest.approx(table[1]["rating"])
 
 
 def test_unparseable_judge_answers_are_counted_as_failures(
@@ -150,7 +159,10 @@ def test_rejudging_human_battles_gives_a_human_vs_llm_agreement(
     judge = version("judge-marker", kind="scorer")
     job = _judge_job(django_capture_on_commit_callbacks, mode="rejudge", judge_version_id=judge.pk, n_battles=10)
     assert job.status == JobStatus.SUCCEEDED and job.done == 2
-    judges, rates, counts = selectors.leaderboard()["agreement"].values()
+    boards = selectors.leaderboards(rounds=20)
+    assert boards["between"]["verdicts"] == {"pairs": 2, "agreement": 1.0, "kappa": None}
+    assert boards["human"]["battles"] == 2 and boards["llm"]["battles"] == 2
+    judges, rates, counts = boards["agreement"].values()
     human, llm = f"human:{staff_user.username}", f"llm:judge-marker #{judge.pk}"
     assert judges == [human, llm]
     assert rates[0][1] == 1.0 and counts[0][1] == 2
@@ -165,3 +177,27 @@ def test_judge_job_input_errors(version, db):
     with pytest.raises(services.ArenaError):
         services.judge_job_create(judge_version_id=judge.pk, n_battles=0)
     assert not JudgeJob.objects.exists()
+
+
+@pytest.mark.parametrize("protocol", ["interactive_agents", "platform"])
+def test_the_llm_judge_uses_the_papers_supervisor_criteria_or_the_named_platform_variant(
+    protocol, settings, version, scored_sessions, llm_stub, django_capture_on_commit_callbacks
+):
+    from models_ml.arena import judging
+
+    settings.KOKORO_SIM_PROTOCOL = protocol
+    good, plain, judge = version("counselor-good"), version("counselor-plain"), version("judge-marker", kind="scorer")
+    start = len(llm_stub.requests)
+    job = _judge_job(
+        django_capture_on_commit_callbacks,
+        judge_version_id=judge.pk,
+        model_a_id=good.pk,
+        model_b_id=plain.pk,
+        n_battles=1,
+    )
+    assert job.status == JobStatus.SUCCEEDED and job.done == 1
+    systems = {r["messages"][0]["content"] for r in llm_stub.requests[start:] if r["model"] == "judge-marker"}
+    expected = judging.ARENA_JUDGE_SYSTEM if protocol == "interactive_agents" else judging.ARENA_JUDGE_SYSTEM_PLATFORM
+    assert systems == {expected}
+    if protocol == "interactive_agents":
+        assert all(c in expected for c in judging.IA_SUPERVISOR_CRITERIA) and "判定: A" in expected

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from models_ml.arena import services
 from models_ml.arena.models import JobStatus, LabelJob, WaiRating
 from roleplay.models import Session
+from tests.models_ml.arena.conftest import WAI_BASE
 
 pytestmark = pytest.mark.django_db
 
@@ -80,14 +83,30 @@ def test_unparseable_topic_fails_the_session_and_leaves_it_unlabelled(
     assert Session.objects.get(pk=sessions[0].pk).topic == ""
 
 
-def test_wai_job_stores_items_and_group_means(version, sessions, django_capture_on_commit_callbacks):
+def test_wai_job_asks_each_item_three_times_and_reverse_keys_items_4_and_10(
+    version, sessions, django_capture_on_commit_callbacks, llm_stub
+):
     judge = version("wai-ok", kind="scorer")
+    before = len(llm_stub.requests)
     job = _label(
         django_capture_on_commit_callbacks, kind="wai", session_ids=[sessions[0].pk], judge_version_id=judge.pk
     )
     rating = WaiRating.objects.get(session=sessions[0])
-    assert rating.job == job and rating.items == [5, 6, 5, 4, 5, 5, 6, 4, 6, 7, 6, 6]
-    assert (rating.goal, rating.task, rating.bond) == (5.0, 5.0, 6.25)
+    assert rating.job == job
+    # every item asked in 3 rounds (ratings base, base + 1, base): the stored item is the mean, as worded
+    assert rating.items == pytest.approx([b + 1 / 3 for b in WAI_BASE])
+    rounds = json.loads(rating.raw)["rounds"]
+    assert len(rounds) == 3 and all(len(r) == 12 for r in rounds)
+    assert [r[0] for r in rounds] == [5, 6, 5]
+    # items 4 (2 + 1/3) and 10 (3 + 1/3) are reverse-keyed: 8 - x
+    scored = [b + 1 / 3 for b in WAI_BASE]
+    scored[3], scored[9] = 8 - scored[3], 8 - scored[9]
+    goal = (scored[3] + scored[5] + scored[9] + scored[10]) / 4
+    task = (scored[0] + scored[1] + scored[7] + scored[11]) / 4
+    bond = (scored[2] + scored[4] + scored[6] + scored[8]) / 4
+    assert (rating.goal, rating.task, rating.bond) == pytest.approx((goal, task, bond))
+    assert rating.total == pytest.approx(sum(scored) / 12)
+    assert len(llm_stub.requests) - before == 36  # 12 items x 3 rounds, one item per prompt
 
 
 def test_malformed_wai_output_is_a_recorded_failure(version, sessions, django_capture_on_commit_callbacks):
@@ -96,7 +115,7 @@ def test_malformed_wai_output_is_a_recorded_failure(version, sessions, django_ca
         django_capture_on_commit_callbacks, kind="wai", session_ids=[sessions[0].pk], judge_version_id=judge.pk
     )
     assert job.failed == 1 and not WaiRating.objects.exists()
-    assert job.results["failures"][str(sessions[0].pk)] == "The WAI answer does not give 12 ratings from 1 to 7."
+    assert job.results["failures"][str(sessions[0].pk)] == "The WAI answer does not give one rating from 1 to 7."
 
 
 def test_label_job_input_errors(version, db):

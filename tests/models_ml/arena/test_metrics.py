@@ -73,21 +73,21 @@ def test_generation_metrics_report_both_tokenisations():
         assert set(row) == {"bleu1", "bleu2", "bleu3", "bleu4", "rouge1", "rouge2", "rougeL", "distinct1", "distinct2"}
 
 
-def test_elo_on_hand_computed_cases():
-    one = metrics.elo([Battle("x", "y", "a")], k=32)
+def test_online_elo_on_hand_computed_cases():
+    one = metrics.online_elo([Battle("x", "y", "a")], k=32)
     assert one == {"x": 1016.0, "y": 984.0}
-    two = metrics.elo([Battle("x", "y", "a"), Battle("x", "y", "b")], k=32)
+    two = metrics.online_elo([Battle("x", "y", "a"), Battle("x", "y", "b")], k=32)
     # y (984) beats x (1016): expected 1 / (1 + 10^(32/400)) = 0.454079
     assert two["y"] == pytest.approx(984 + 32 * (1 - 0.454079), abs=1e-3)
     assert two["x"] == pytest.approx(1016 - 32 * (1 - 0.454079), abs=1e-3)
-    assert metrics.elo([Battle("x", "y", "tie")], k=32) == {"x": 1000.0, "y": 1000.0}
-    assert metrics.elo([Battle("x", "y", "a")], k=10)["x"] == 1005.0
+    assert metrics.online_elo([Battle("x", "y", "tie")], k=32) == {"x": 1000.0, "y": 1000.0}
+    assert metrics.online_elo([Battle("x", "y", "a")], k=10)["x"] == 1005.0
 
 
 def test_bootstrap_interval_contains_the_rating_of_a_one_sided_record():
     battles = [Battle("x", "y", "a")] * 20
-    ci = metrics.elo_bootstrap(battles, k=16, rounds=50)
-    rating = metrics.elo(battles, k=16)["x"]
+    ci = metrics.online_elo_bootstrap(battles, k=16, rounds=50)
+    rating = metrics.online_elo(battles, k=16)["x"]
     assert ci["x"][0] <= rating <= ci["x"][1]
     assert ci["x"][0] > 1000 > ci["y"][1]
 
@@ -117,8 +117,13 @@ def test_agreement_matrix_and_position_consistency_on_hand_made_battles():
 
 
 def test_overlap_and_fidelity_against_random_pairing():
-    assert metrics.overlap({"a", "b"}, {"b", "c"}) == 0.5
+    # Eq. 1 divides by the role card's vocabulary, not by the client's
+    assert metrics.overlap({"a", "b"}, {"b", "c", "d", "e"}) == 0.5
+    assert metrics.overlap({"a", "b", "c", "d"}, {"a"}) == 0.25
     assert metrics.overlap({"a"}, set()) == 0.0
+    assert metrics.overlap(set(), {"a"}) == 0.0
+    # a client who repeats one card word among many of its own still covers 1 of the card's 2 words
+    assert metrics.fidelity_eq1("上司と残業", "残業の話です。それから猫と犬と旅行と料理の話も") == 0.5
     cards = {"1": "残業が続いて眠れない会社員", "2": "部活の先輩との関係に悩む高校生"}
     pairs = [("1", "残業で眠れない日が続いています"), ("2", "部活の先輩が怖いです")]
     result = metrics.fidelity(pairs, cards)

@@ -178,3 +178,55 @@ def test_a_person_named_like_a_bot_is_never_used_as_the_simulated_client(
     assert session.client != person
     assert session.client.username.startswith("ai-sim-client-")
     assert not session.client.has_usable_password()
+
+
+@pytest.mark.parametrize("protocol", ["interactive_agents", "platform"])
+def test_the_simulation_protocol_picks_the_prompts_and_who_is_refined(
+    protocol, settings, version, role_card, llm_stub, django_capture_on_commit_callbacks
+):
+    from models_ml.llm.ia_prompts import IA_COUNSELOR_SYSTEM_PROMPT
+    from models_ml.llm.prompts import COUNSELOR_SYSTEM_PROMPT
+
+    settings.KOKORO_SIM_PROTOCOL = protocol
+    client, counselor = version("client", kind="client"), version("counselor-close-2")
+    start = len(llm_stub.requests)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.simulation_job_create(
+            role_card_ids=[role_card.pk], client_version_id=client.pk, counselor_version_id=counselor.pk
+        )
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.done == 1
+    sent = llm_stub.requests[start:]
+    counselor_systems = {r["messages"][0]["content"] for r in sent if r["model"] == "counselor-close-2"}
+    client_systems = {r["messages"][0]["content"] for r in sent if r["model"] == "client"}
+    if protocol == "interactive_agents":
+        assert counselor_systems == {IA_COUNSELOR_SYSTEM_PROMPT}
+        assert all(s.startswith("あなたは心理カウンセリングに来たクライアントです。") for s in client_systems)
+    else:
+        assert counselor_systems == {COUNSELOR_SYSTEM_PROMPT}
+        assert all("文字以内" in s for s in client_systems)  # the platform's client rules
+
+
+def test_an_unknown_simulation_protocol_is_a_clear_error(settings):
+    from models_ml.arena import protocol
+
+    settings.KOKORO_SIM_PROTOCOL = "freestyle"
+    with pytest.raises(ValueError, match="KOKORO_SIM_PROTOCOL must be one of"):
+        protocol.counselor_params()
+
+
+def test_fidelity_is_equation_1_of_the_paper(version, role_card, django_capture_on_commit_callbacks):
+    from models_ml.arena import metrics, selectors
+
+    client, counselor = version("client-card", kind="client"), version("counselor-close-2")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.simulation_job_create(
+            role_card_ids=[role_card.pk], client_version_id=client.pk, counselor_version_id=counselor.pk
+        )
+    item = job.items.get()
+    card_words = metrics.content_words(selectors.role_card_text(role_card))
+    said = metrics.content_words(
+        "\n".join(Message.objects.filter(session=item.session, role="client").values_list("text", flat=True))
+    )
+    assert item.fidelity == pytest.approx(len(card_words & said) / len(card_words))
+    assert 0 < item.fidelity < 1

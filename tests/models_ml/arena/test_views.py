@@ -107,6 +107,39 @@ def test_leaderboard_renders_chart_data_safely(client, staff_user):
     assert 'id="ar-chart-data"' in page and "chart-4.6.1.umd.min.js" in page
 
 
+def test_leaderboard_ranks_human_and_llm_judges_separately(client, staff_user):
+    from models_ml.arena.models import ArenaBattle
+
+    for i in range(3):
+        ArenaBattle.objects.create(
+            model_a="m-human-only",
+            model_b="m-both",
+            reply_a="r",
+            reply_b="s",
+            judge_kind="human",
+            judge_user=staff_user,
+            winner="a",
+            pair_key=f"h{i}",
+        )
+        ArenaBattle.objects.create(
+            model_a="m-llm-only",
+            model_b="m-both",
+            reply_a="r",
+            reply_b="s",
+            judge_kind="llm",
+            judge_model="j",
+            winner="b",
+            pair_key=f"l{i}",
+        )
+    client.force_login(staff_user)
+    page = client.get(reverse("arena:leaderboard")).content.decode()
+    human = page[page.index('id="ar-board-human"') : page.index('id="ar-board-llm"')]
+    llm = page[page.index('id="ar-board-llm"') : page.index('id="ar-between"')]
+    assert "m-human-only" in human and "m-llm-only" not in human
+    assert "m-llm-only" in llm and "m-human-only" not in llm
+    assert "Bradley-Terry" in page and "Elo)" not in page
+
+
 def test_simulation_page_points_to_the_role_card_library_when_there_is_none(client, staff_user):
     client.force_login(staff_user)
     page = client.get(reverse("arena:simulations")).content.decode()

@@ -116,18 +116,18 @@ def test_live_compute_with_a_trained_scorer_gives_a_total_trend_and_hints(db):
         make_scored_session(i, score)
     scorer_train(records=labelled_dialogues(), min_sessions=10)
     session = make_session(status=SessionStatus.LIVE, source=SessionSource.AI)
-    for seq in (12, 14, 16):
+    for seq in (12, 14, 16, 18):  # QUESTION_STREAK (4) questions in a row
         MessageFactory(session=session, seq=seq - 1, role=Role.CLIENT, text="はい。", sender=session.client)
         MessageFactory(
             session=session, seq=seq, role=Role.COUNSELOR, text="それはいつからですか？", sender=session.counselor
         )
     first = services.live_coaching_compute(session_id=session.pk, seq=9)  # stale by now: skipped
     assert first is None
-    state = services.live_coaching_compute(session_id=session.pk, seq=16)
+    state = services.live_coaching_compute(session_id=session.pk, seq=18)
     assert state["status"] == "ok" and 0 <= state["total"] <= 100 and state["trend"] == [state["total"]]
     assert "question_streak" in state["hints"]
     row = CoachingSettings.objects.get(session=session)
-    assert row.state == state and row.trend == [{"seq": 16, "total": state["total"]}]
+    assert row.state == state and row.trend == [{"seq": 18, "total": state["total"]}]
 
 
 @pytest.mark.redis

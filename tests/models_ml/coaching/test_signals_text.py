@@ -5,6 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models_ml.coaching.signals_text import (
+    LONG_REPLY_CHARS,
+    QUESTION_STREAK,
+    SLOW_RESPONSE_S,
     analyse,
     live_hints,
     percentile,
@@ -136,17 +139,15 @@ def test_session_without_questions_has_no_reflection_to_question_ratio():
 
 
 def test_live_hints_flag_question_streak_long_reply_and_slow_response():
-    streak = analyse(
-        _msgs(
-            ("client", 0, "眠れません。"),
-            ("counselor", 5, "いつからですか？"),
-            ("client", 10, "先月です。"),
-            ("counselor", 15, "何時に寝ますか？"),
-            ("client", 20, "十二時です。"),
-            ("counselor", 400, "お仕事は何をされていますか？" + "あ" * 200),
-        )
-    )
+    questions = [("client", 0, "眠れません。")]
+    for k in range(QUESTION_STREAK - 1):
+        questions += [("counselor", 10 * k + 5, "いつからですか？"), ("client", 10 * k + 8, "先月です。")]
+    last = ("counselor", 400, "お仕事は何をされていますか？" + "あ" * LONG_REPLY_CHARS)
+    streak = analyse(_msgs(*questions, last))
     assert live_hints(streak) == ["question_streak", "long_reply", "slow_response"]
+    in_time = questions[-1][1] + SLOW_RESPONSE_S  # not more than the threshold after the client's message
+    one_short = analyse(_msgs(*questions[2:], ("counselor", in_time, "お仕事は何をされていますか？")))
+    assert live_hints(one_short) == []  # one question fewer, short, in time: no hint
     calm = analyse(_msgs(("client", 0, "眠れません。"), ("counselor", 5, "眠れないんですね。")))
     assert live_hints(calm) == []
 

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from models_ml.coaching.models import CODE_UNAVAILABLE, CoachingSettings, SuggestionRun
+from models_ml.coaching.signals_text import SLOW_RESPONSE_S
 from models_ml.jobs.models import JobStatus
 from roleplay.models import SessionSource, SessionStatus
 from tests.factories import UserFactory
@@ -137,6 +138,7 @@ def test_live_panel_is_rendered_for_the_counselor_and_never_for_the_client(clien
     session = make_session(status=SessionStatus.LIVE, source=SessionSource.AI)
     counselor_page = as_user(client, session.counselor).get(reverse("roleplay:session", args=[session.pk]))
     assert 'id="coach-panel"' in counselor_page.content.decode()
+    assert f'data-silence-s="{SLOW_RESPONSE_S}"' in counselor_page.content.decode()  # the derived threshold
     client_page = as_user(client, session.client).get(reverse("roleplay:session", args=[session.pk]))
     body = client_page.content.decode()
     assert client_page.status_code == 200 and "coach-panel" not in body and "coaching_live.js" not in body

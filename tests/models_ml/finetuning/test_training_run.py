@@ -95,6 +95,14 @@ def test_score_job_registers_a_scorer_model(db, tiny_base_model, django_capture_
     job.refresh_from_db()
     assert job.metrics["test_dialogues"] == 1  # 8:1:1 of 8 dialogues
     assert ModelVersion.objects.get(source_job=job).kind == ModelKind.SCORER
+    # the held-out split is kept with the job (the LLM scorer's evaluation uses exactly it)
+    split = job.metrics["split_ids"]
+    assert len(split["test"]) == 1 and len(split["train"]) + len(split["validation"]) == 7
+    from feedback.models import Feedback
+
+    eids = {str(e) for e in Feedback.objects.values_list("evaluation_id", flat=True)}
+    assert set(split["train"]) | set(split["validation"]) | set(split["test"]) == eids
+    assert job.metrics["selection"]["metric"] == "pred_acc"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -34,6 +34,13 @@ class Command(BaseCommand):
         parser.add_argument("--test-seed", type=int, action="append", dest="test_seeds")
         parser.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)))
         parser.add_argument("--backend", default="cpu", choices=["cpu", "llm"])
+        parser.add_argument(
+            "--model-version",
+            type=int,
+            action="append",
+            dest="model_versions",
+            help="llm: a scorer model version to evaluate on its own held-out split (repeat: one per seed)",
+        )
         parser.add_argument("--from-folder", default="")
         parser.add_argument(
             "--split",
@@ -75,7 +82,15 @@ class Command(BaseCommand):
         for test_seed in opts["test_seeds"] or [0]:
             if evaluate_llm is not None:
                 try:
-                    results.append(evaluate_llm(records, test_seed=test_seed, seeds=seeds, log=log))
+                    results.append(
+                        evaluate_llm(
+                            records,
+                            test_seed=test_seed if opts["test_seeds"] else None,  # an adapter's own split by default
+                            log=log,
+                            version_ids=opts["model_versions"],
+                            id_space="evaluation" if opts["from_folder"] else "session",
+                        )
+                    )
                 except ScorerError as exc:
                     raise CommandError(ERR_LLM_EVAL.format(reason=exc)) from exc
             else:
