@@ -136,6 +136,14 @@ MATRIX = [
     # chat: participants and (read-only) staff; only the counselor ends
     ("roleplay:session", lambda w: [w.live.pk], GET, None, (LOGIN, 404, 200, 200, 200)),
     ("roleplay:session_end", lambda w: [w.live.pk], POST, None, (LOGIN, 404, 403, 302, 403)),
+    # waiting room: only the session's counselor may start early (too early here: refused with a message)
+    ("roleplay:session_start_now", lambda w: [w.future.pk], POST, None, (LOGIN, 404, 403, 302, 403)),
+    # notifications: each signed-in user has their own list
+    ("roleplay:notifications", None, GET, None, ALL_SIGNED_IN),
+    ("roleplay:notification_badge", None, GET, None, ALL_SIGNED_IN),
+    ("roleplay:notifications_read", None, POST, None, (LOGIN, 302, 302, 302, 302)),
+    # the site's icon is public
+    ("favicon", None, GET, None, (200, 200, 200, 200, 200)),
     # feedback: only the client gives it; the counselor and staff read the result
     # (404 for a stranger, as for an unknown session: ids cannot be enumerated)
     ("feedback:form", lambda w: [w.ended.pk], GET, None, (LOGIN, 404, 200, 403, 403)),
@@ -145,6 +153,13 @@ MATRIX = [
     ("feedback:progress", None, GET, None, ALL_SIGNED_IN),
     ("feedback:list", None, GET, None, STAFF_ONLY),
     ("feedback:monitoring", None, GET, None, STAFF_ONLY),
+    (
+        "feedback:monitoring_review",
+        lambda w: [w.rated.feedback.pk],
+        POST,
+        lambda w: {"note": "followed up"},
+        (LOGIN, 403, 403, 403, 302),
+    ),
     # dataset administration: staff only, even for a participant's own session
     ("dataset:sessions", None, GET, None, STAFF_ONLY),
     ("dataset:session_detail", lambda w: [w.rated.pk], GET, None, STAFF_ONLY),

@@ -82,16 +82,16 @@ def session_start_early(*, session: Session, by) -> Session:
     offers the button while the client is shown as present; the server checks role and time.
     """
     if session.role_of(by) != Role.COUNSELOR:
-        raise SessionError(ERR_START_NOW_NOT_COUNSELOR, code="forbidden")
+        raise SessionError("forbidden", ERR_START_NOW_NOT_COUNSELOR)
     locked = _locked(session.pk)
     now = timezone.now()
     if locked.status != SessionStatus.SCHEDULED or locked.started_at is not None or now >= locked.starts_at:
         _refresh(session, locked)
-        raise SessionError(ERR_START_NOW_NOT_WAITING, code="not_waiting")
+        raise SessionError("not_waiting", ERR_START_NOW_NOT_WAITING)
     if locked.starts_at - now > START_NOW_WINDOW:
         _refresh(session, locked)
         minutes = int(START_NOW_WINDOW.total_seconds() // 60)
-        raise SessionError(ERR_START_NOW_TOO_EARLY % {"minutes": minutes}, code="too_early")
+        raise SessionError("too_early", ERR_START_NOW_TOO_EARLY % {"minutes": minutes})
     locked.starts_at = now
     locked.status = SessionStatus.LIVE
     locked.started_at = now
@@ -185,7 +185,7 @@ def session_end(*, session: Session, reason: str, by=None, cancelled: bool = Fal
     if locked.started_at is None and reason != EndReason.TIME_UP and not cancelled:
         # Before the start only cancelling stops a session (the dashboard's "Cancel").
         _refresh(session, locked)
-        raise SessionError(ERR_END_BEFORE_START, code="not_started")
+        raise SessionError("not_started", ERR_END_BEFORE_START)
     now = timezone.now()
     locked.status = SessionStatus.CANCELLED if cancelled else SessionStatus.ENDED
     locked.ended_at = now
