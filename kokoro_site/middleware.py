@@ -1,6 +1,7 @@
 import logging
 from inspect import iscoroutinefunction
 
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
@@ -20,9 +21,24 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, (OperationalError, InterfaceError)):
-            logger.error("database unavailable: %s", exception)
-            return HttpResponse(render_to_string("503.html"), status=503, headers={"Retry-After": "30"})
+            return database_unavailable_response(exception)
         return None
+
+
+def database_unavailable_response(exception: Exception) -> HttpResponse:
+    logger.error("database unavailable: %s", exception)
+    return HttpResponse(render_to_string("503.html"), status=503, headers={"Retry-After": "30"})
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's session middleware; the log-in session is saved on every response (idle expiry),
+    so a database outage while saving it is the same readable 503 page, not a traceback."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        try:
+            return super().process_response(request, response)
+        except (OperationalError, InterfaceError) as exc:
+            return database_unavailable_response(exc)
 
 
 class WebSocketDatabaseGuard:

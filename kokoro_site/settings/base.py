@@ -50,7 +50,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "kokoro_site.middleware.never_cache_middleware",  # no-store, private on every page (issue 14)
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "kokoro_site.middleware.SessionMiddleware",  # Django's; a failed save during an outage is a 503
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

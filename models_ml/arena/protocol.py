@@ -22,7 +22,7 @@ ERR_PROTOCOL = "KOKORO_SIM_PROTOCOL must be one of: " + ", ".join(PROTOCOLS)
 
 
 def current() -> str:
-    name = getattr(settings, "KOKORO_SIM_PROTOCOL", INTERACTIVE_AGENTS) or INTERACTIVE_AGENTS
+    name = settings.KOKORO_SIM_PROTOCOL or INTERACTIVE_AGENTS
     if name not in PROTOCOLS:
         raise ValueError(ERR_PROTOCOL)
     return name

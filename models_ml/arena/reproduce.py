@@ -86,7 +86,7 @@ def counselor_backends() -> list[tuple[str, int | None]]:
     out: list[tuple[str, int | None]] = [("retrieval", None)]
     for version in ModelVersion.objects.filter(kind="counselor", is_active=True).exclude(backend="retrieval"):
         out.append((version.backend, version.pk))
-    configured = (getattr(settings, "KOKORO_GENERATION_BACKENDS", None) or {}).get("counselor") or {}
+    configured = (settings.KOKORO_GENERATION_BACKENDS or {}).get("counselor") or {}
     if configured.get("backend") == "openai" and configured.get("base_url") and configured.get("model"):
         out.append(("openai", None))
     return out

@@ -38,7 +38,7 @@ def notification_text(n: Notification, *, with_link_hint: bool = False) -> str:
     }
     text = texts[NotificationKind(n.kind)] % params
     if with_link_hint:
-        base = getattr(settings, "KOKORO_SITE_URL", "").rstrip("/")
+        base = settings.KOKORO_SITE_URL.rstrip("/")
         text += "\n\n" + _("Open KokoroChat: %(url)s") % {"url": base + notification_url(n)}
         text += "\n" + _("You can turn these e-mails off on your profile page.")
     return text
