@@ -41,7 +41,7 @@ EOF
 unpack() {
     local site=$1
     mkdir -p "$site"
-    for w in "$WHL"/*.whl; do unzip -qo "$w" -d "$site"; done
+    for w in "$WHL"/*.whl; do $PY -m zipfile -e "$w" "$site"; done
     export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
 }
 
@@ -80,9 +80,10 @@ run() {
     $PY -c "import torch, transformers, peft, trl, bitsandbytes; print('torch', torch.__version__, 'cuda', \
 torch.version.cuda, 'transformers', transformers.__version__, 'peft', peft.__version__, 'trl', trl.__version__, \
 'bitsandbytes', bitsandbytes.__version__)" | tee "$out/versions.txt"
-    local size="" train_steps=30 new_tokens=256 runs=5 adapter=/tmp/kokoro-bench-adapter
+    local size="" train_steps=${TRAIN_STEPS:-24} new_tokens=${NEW_TOKENS:-128} runs=${RUNS:-3} conc=${CONCURRENCY:-1,8,32}
+    local adapter=/tmp/kokoro-bench-adapter
     local model_dir=/tmp/kokoro-llama31-8b-random # gpu_common's default: written once by the first step
-    if [ -n "${TINY:-}" ]; then size=--tiny train_steps=4 new_tokens=16 runs=2 model_dir=/tmp/kokoro-tiny; fi
+    if [ -n "${TINY:-}" ]; then size=--tiny train_steps=6 new_tokens=16 runs=2 conc=1,2 model_dir=/tmp/kokoro-tiny; fi
     # Each result is written as soon as it exists: a later step that fails or runs out of time loses only itself.
     for step in $steps; do
         echo "=== $step"
@@ -97,14 +98,20 @@ one_step() {
             --out "$out/qlora_train.json" 2>&1 | tail -n 40 ;;
     generate-adapter)
         if [ -f "$adapter/adapter_config.json" ]; then
-            $PY bench/gpu_generate.py $size --new-tokens "$new_tokens" --runs "$runs" --adapter "$adapter" \
+            $PY bench/gpu_generate.py $size --new-tokens "$new_tokens" --runs "$runs" --concurrency "$conc" --adapter "$adapter" \
                 --out "$out/hf_generate_adapter.json" 2>&1 | tail -n 30
         else
             echo "no adapter at $adapter: run the train step first on this machine"
         fi ;;
     generate)
-        $PY bench/gpu_generate.py $size --new-tokens "$new_tokens" --runs "$runs" \
+        $PY bench/gpu_generate.py $size --new-tokens "$new_tokens" --runs "$runs" --concurrency "$conc" \
             --out "$out/hf_generate.json" 2>&1 | tail -n 30 ;;
+    train-nockpt) # the same run without gradient checkpointing (memory is ample on an 80-141 GB card)
+        $PY bench/gpu_qlora_train.py $size --steps "$train_steps" --records 80 --no-gradient-checkpointing \
+            --profile-steps 0 --save-adapter "$adapter" --out "$out/qlora_train_nockpt.json" 2>&1 | tail -n 30 ;;
+    generate-merged) # serving path that can reach the targets: bf16 base, adapter folded in, compiled decode
+        $PY bench/gpu_generate.py $size --new-tokens "$new_tokens" --runs "$runs" --concurrency 1 --adapter "$adapter" \
+            --bf16 --merge --static-cache --out "$out/hf_generate_merged.json" 2>&1 | tail -n 30 ;;
     vllm) vllm_step "$out" "$model_dir" "$new_tokens" "$runs" ;;
     *) echo "unknown step $1 (steps: $STEPS_ALL)" && return 2 ;;
     esac

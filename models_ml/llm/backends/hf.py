@@ -20,6 +20,7 @@ from .base import (
     ModelNotFoundError,
 )
 
+ERR_MERGE_4BIT = "merge_adapter needs an unquantised base model: set load_in_4bit to false (merging into 4-bit weights loses precision)"
 DEFAULT_PARAMS: dict[str, Any] = {"max_new_tokens": 256, "do_sample": True, "temperature": 0.7, "top_p": 0.9}
 GENERATE_KEYS = frozenset(
     {"max_new_tokens", "min_new_tokens", "do_sample", "temperature", "top_p", "top_k", "repetition_penalty", "seed"}
@@ -59,6 +60,8 @@ class HFBackend(GenerationBackend):
         adapter_path: str | None = None,
         *,
         load_in_4bit: bool | None = None,
+        merge_adapter: bool = False,
+        static_cache: bool = False,
         device: str | None = None,
         timeout: float = 120.0,
         defaults: dict[str, Any] | None = None,
@@ -70,6 +73,11 @@ class HFBackend(GenerationBackend):
         self.base_model = base_model
         self.adapter_path = adapter_path
         self.load_in_4bit = load_in_4bit
+        # Serving speed (docs/benchmarks.md, GPU section): a bf16 base with the LoRA folded into its weights
+        # runs one matrix product per projection instead of three; a static KV cache lets generate() compile
+        # the decoding step (CUDA graphs), which removes the per-token launch overhead that bounds batch-1 decode.
+        self.merge_adapter = merge_adapter
+        self.static_cache = static_cache
         self.device = device
         self.timeout = timeout
         self.defaults = {**DEFAULT_PARAMS, **(defaults or {})}
@@ -104,6 +112,12 @@ class HFBackend(GenerationBackend):
                 from peft import PeftModel
 
                 model = PeftModel.from_pretrained(model, self.adapter_path)
+                if self.merge_adapter:
+                    if quantize:
+                        raise ValueError(ERR_MERGE_4BIT)
+                    model = model.merge_and_unload()
+            if self.static_cache:
+                model.generation_config.cache_implementation = "static"
             model.eval()
             self._model, self._tokenizer = model, tokenizer
 

@@ -8,7 +8,7 @@ from models_ml.llm.backends import (
     ModelNotFoundError,
     get_backend,
 )
-from models_ml.llm.backends.hf import HFBackend
+from models_ml.llm.backends.hf import ERR_MERGE_4BIT, HFBackend
 
 pytestmark = pytest.mark.slow
 
@@ -67,3 +67,30 @@ def test_missing_adapter_directory_is_a_clear_error(tiny_base_model, tmp_path):
     with pytest.raises(ModelNotFoundError) as exc:
         HFBackend(str(tiny_base_model), adapter_path=str(tmp_path))
     assert str(exc.value) == ERR_ADAPTER_NOT_FOUND.format(path=str(tmp_path))
+
+
+def test_merged_adapter_gives_the_same_logits_as_the_separate_adapter(backend, tiny_base_model, qlora_run):
+    merged = HFBackend(str(tiny_base_model), qlora_run["result"].adapter_dir, load_in_4bit=False, merge_adapter=True)
+    merged.load()
+    backend.load()
+    from peft import PeftModel
+
+    assert not isinstance(merged._model, PeftModel)  # one weight per projection: the LoRA is folded in
+    inputs = merged.encode(MESSAGES)
+    with torch.no_grad():
+        a = merged._model(**inputs).logits
+        b = backend._model(**inputs).logits
+    assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_static_cache_backend_generates_the_same_greedy_reply(backend, tiny_base_model, qlora_run):
+    static = HFBackend(str(tiny_base_model), qlora_run["result"].adapter_dir, load_in_4bit=False, static_cache=True)
+    assert static.model.generation_config.cache_implementation == "static"
+    assert static.generate(MESSAGES, **GREEDY) == backend.generate(MESSAGES, **GREEDY)
+
+
+def test_merging_into_a_4bit_base_is_refused(tiny_base_model, qlora_run):
+    quantised = HFBackend(str(tiny_base_model), qlora_run["result"].adapter_dir, load_in_4bit=True, merge_adapter=True)
+    with pytest.raises(ValueError) as exc:
+        quantised.load()
+    assert str(exc.value) == ERR_MERGE_4BIT
