@@ -12,6 +12,10 @@ A job's life::
 
 A running job whose heartbeat is older than its type's ``stale_after_s()`` is marked failed by
 ``jobs_reap_stale`` (one periodic task, ``models_ml.jobs.tasks.reap_stale_jobs``, plus the job pages).
+
+Every state or progress write here (claim, progress, count, finish / fail, touch, reap) also pushes the change
+to the pages that show the job, after the commit (``models_ml.jobs.live.job_notify``); a job type that writes
+its rows itself calls ``job_notify`` too.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .live import job_notify
 from .models import ACTIVE_STATUSES, CountedJob, Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -142,6 +147,7 @@ def job_claim(*, model: type[J], job_id: int, task_id: str = "", hostname: str =
     if task_id:
         job.celery_task_id = task_id[:64]
     job.save()
+    job_notify(model=model, job_id=job.pk)
     return job
 
 
@@ -155,7 +161,10 @@ def job_progress(
         updates["progress"] = max(0, min(100, int(progress)))
     if message is not None:
         updates["message"] = str(message)[:300]
-    return model.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(**updates) > 0
+    changed = model.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(**updates) > 0
+    if changed and (len(updates) > 1):  # a bare heartbeat changes nothing a page shows
+        job_notify(model=model, job_id=job_id)
+    return changed
 
 
 @transaction.atomic
@@ -172,6 +181,7 @@ def job_count(*, model: type[CountedJob], job_id: int, field: str = "done", **fi
     job.progress = job.counted_progress()
     job.heartbeat_at = timezone.now()
     job.save(update_fields=[field, "progress", "heartbeat_at", *fields])
+    job_notify(model=model, job_id=job_id)
     return True
 
 
@@ -180,7 +190,10 @@ def job_finish(*, model: type[Job], job_id: int, status: str = JobStatus.SUCCEED
     updates: dict[str, Any] = {"status": status, "finished_at": timezone.now(), **fields}
     if status == JobStatus.SUCCEEDED:
         updates["progress"] = 100
-    return model.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).update(**updates) > 0
+    changed = model.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).update(**updates) > 0
+    if changed:
+        job_notify(model=model, job_id=job_id)
+    return changed
 
 
 def job_fail(*, model: type[Job], job_id: int, reason: str, code: str = CODE_FAILED, **fields: Any) -> bool:
@@ -194,7 +207,8 @@ def job_fail_unexpected(*, model: type[Job], job_id: int, exc: BaseException) ->
 
 def job_touch(*, model: type[Job], job_id: int, **fields: Any) -> None:
     """Plain field writes on any job row (no state change), e.g. the request of a cancellation."""
-    model.objects.filter(pk=job_id).update(**fields)
+    if model.objects.filter(pk=job_id).update(**fields):
+        job_notify(model=model, job_id=job_id)
 
 
 # --- reap ------------------------------------------------------------------------------------------------
@@ -232,6 +246,7 @@ def jobs_reap_stale(*, models: list[type[Job]] | None = None, stale_after: timed
             job.finished_at = now
             job.on_reaped(reason)
             job.save()
+            job_notify(model=job_type.model, job_id=job.pk)
             count += 1
     return count
 
@@ -256,6 +271,7 @@ __all__ = [
     "job_fail",
     "job_finish",
     "job_progress",
+    "job_notify",
     "job_type_register",
     "jobs_reap_stale",
     "reap_all",

@@ -17,6 +17,7 @@ from models_ml.jobs.services import (
     job_claim,
     job_dispatch,
     job_finish,
+    job_notify,
     jobs_reap_stale,
 )
 from models_ml.llm.config import TASKS
@@ -148,6 +149,7 @@ def finetune_job_cancel(*, job: FineTuneJob) -> FineTuneJob:
     else:
         raise PartnersError(message=ERR_CANCEL_STATE)
     job.save(update_fields=["status", "cancel_requested", "finished_at", "log_tail", "updated_at"])
+    job_notify(model=FineTuneJob, job_id=job.pk)
     return job
 
 
@@ -263,6 +265,7 @@ def _finish_succeeded(tracker: JobTracker, result: Any) -> str:
     job.output_dir = result.output_dir
     job.adapter_path = result.adapter_dir or ""
     job.save()
+    job_notify(model=FineTuneJob, job_id=job.pk)
     ModelVersion.objects.create(
         name=f"QLoRA job #{job.pk} ({job.task}, {job.data_subset})",
         kind=job.model_kind,
@@ -308,6 +311,7 @@ def finetune_job_fail(*, job_id: int, reason: str) -> bool:
     if not job.log_tail or reason not in job.log_tail[-1]:
         job.log_tail = [*job.log_tail, _line(reason)][-LOG_TAIL_LINES:]
     job.save()
+    job_notify(model=FineTuneJob, job_id=job.pk)
     return True
 
 
