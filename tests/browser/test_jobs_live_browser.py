@@ -48,7 +48,7 @@ def test_job_page_bar_moves_to_100_percent_by_push(asgi_live_server, browser, se
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{base}/ml/partners/jobs/{job.pk}/")
     root = f'[data-job="finetune:{job.pk}"]'
-    assert 'every 3600s' in page.locator("#pt-progress").get_attribute("hx-trigger")
+    assert "every 3600s" in page.locator("#pt-progress").get_attribute("hx-trigger")
     # Subscribed: the socket sent the job's state as stored.
     page.wait_for_function(f"document.querySelector('{root}').hasAttribute('data-pushed')")
     page.evaluate("window.__samePage = true")
