@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 J = TypeVar("J", bound=Job)
 
-ERR_WORKER_LOST = _("Worker lost: no progress for %(minutes)s minutes.")
+# The one reason of every job the reaper fails (its worker went silent); the worker and its last heartbeat follow.
+ERR_WORKER_LOST = _("Worker lost: the job made no progress for %(minutes)s minutes. Start it again.")
 ERR_UNEXPECTED = _("The job failed unexpectedly: %(detail)s")
 CODE_WORKER_LOST = "worker_lost"
 CODE_FAILED = "failed"
@@ -52,7 +53,6 @@ class JobType:
     key: str
     model: type[Job]
     stale_after_s: Callable[[], float]
-    lost_reason: Callable[[Any, float], str] | None = None  # (job, seconds) -> reason (default ERR_WORKER_LOST)
 
 
 _types: dict[str, JobType] = {}
@@ -64,10 +64,9 @@ def job_type_register(
     key: str,
     model: type[Job],
     stale_after_s: Callable[[], float],
-    lost_reason: Callable[[Any, float], str] | None = None,
 ) -> JobType:
     """Called from an app's ``AppConfig.ready()``; registering the same key again replaces it."""
-    job_type = JobType(key=key, model=model, stale_after_s=stale_after_s, lost_reason=lost_reason)
+    job_type = JobType(key=key, model=model, stale_after_s=stale_after_s)
     _types[key] = job_type
     return job_type
 
@@ -214,10 +213,13 @@ def job_touch(*, model: type[Job], job_id: int, **fields: Any) -> None:
 # --- reap ------------------------------------------------------------------------------------------------
 
 
-def _lost_reason(job_type: JobType, job: Job, seconds: float) -> str:
-    if job_type.lost_reason is not None:
-        return str(job_type.lost_reason(job, seconds))
-    return str(ERR_WORKER_LOST % {"minutes": round(seconds / 60)})
+def worker_lost_reason(job: Job, seconds: float) -> str:
+    """``ERR_WORKER_LOST`` for a job silent for ``seconds``, plus its worker and last heartbeat when it had one."""
+    reason = str(ERR_WORKER_LOST % {"minutes": round(seconds / 60)})
+    if not job.worker_hostname:
+        return reason
+    last = timezone.localtime(job.heartbeat_at or job.started_at or timezone.now())
+    return f"{reason} ({job.worker_hostname}, {last:%Y-%m-%d %H:%M:%S})"
 
 
 @transaction.atomic
@@ -239,7 +241,7 @@ def jobs_reap_stale(*, models: list[type[Job]] | None = None, stale_after: timed
             .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
         )
         for job in stale:
-            reason = _lost_reason(job_type, job, seconds)
+            reason = worker_lost_reason(job, seconds)
             job.status = JobStatus.FAILED
             job.error = reason
             job.error_code = CODE_WORKER_LOST
@@ -276,4 +278,5 @@ __all__ = [
     "jobs_reap_stale",
     "reap_all",
     "reaper_register",
+    "worker_lost_reason",
 ]

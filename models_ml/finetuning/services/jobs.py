@@ -42,7 +42,6 @@ from .common import (
     ERR_TOO_FEW_DIALOGUES,
     ERR_TRAINING,
     ERR_UNEXPECTED,
-    ERR_WORKER_LOST,
     MIN_DIALOGUES,
     PartnersError,
     _line,
@@ -321,12 +320,6 @@ def finetune_jobs_reap_stale(*, stale_after: timedelta | None = None) -> int:
     return jobs_reap_stale(models=[FineTuneJob], stale_after=stale_after)
 
 
-def finetune_lost_reason(job: FineTuneJob, seconds: float) -> str:
-    """The reaper's reason: which worker went silent, and when."""
-    last = timezone.localtime(job.heartbeat_at or job.started_at)
-    return f"{ERR_WORKER_LOST} ({job.worker_hostname or '?'}, {last:%Y-%m-%d %H:%M:%S})"
-
-
 def finetune_job_run_inline(*, job: FineTuneJob) -> str:
     """``manage.py finetune --wait``: claim and run a queued job in this process (CPU smoke runs)."""
     import socket
@@ -346,6 +339,5 @@ __all__ = [
     "finetune_job_run_inline",
     "finetune_job_start",
     "finetune_jobs_reap_stale",
-    "finetune_lost_reason",
     "job_output_dir",
 ]

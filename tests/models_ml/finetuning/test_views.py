@@ -9,6 +9,7 @@ from django.utils import timezone, translation
 
 from models_ml.finetuning import services
 from models_ml.finetuning.models import FineTuneJob, JobStatus, ModelVersion, RoleCard
+from models_ml.jobs.services import ERR_WORKER_LOST
 from tests.models_ml.finetuning.conftest import tiny_hyperparameters
 
 
@@ -71,7 +72,7 @@ def test_jobs_list_shows_status_badges_and_reaps_stale_jobs(client, staff_user):
     html = client.get(reverse("partners:jobs")).content.decode()
     assert "pt-status-succeeded" in html and "pt-status-failed" in html
     stale.refresh_from_db()
-    assert stale.status == JobStatus.FAILED and str(services.ERR_WORKER_LOST) in stale.error
+    assert stale.status == JobStatus.FAILED and stale.error.startswith(f"{ERR_WORKER_LOST % {'minutes': 10}} (w@g, ")
 
 
 def test_create_form_is_prefilled_with_the_paper_defaults_for_both_tasks(client, staff_user, scored_sessions):
