@@ -10,6 +10,7 @@ and a late one can never show an older state than the row. Frame format: docs/jo
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -22,6 +23,10 @@ logger = logging.getLogger(__name__)
 
 # At most this many of the last log lines travel in a frame (the pages show a tail, not the whole log).
 LOG_LINES = 20
+# After a failed push the next ones are skipped this long: a job must not wait on an unreachable Redis at every
+# progress write (the pages' slow polling shows the rows meanwhile).
+PAUSE_AFTER_FAILURE_S = 30.0
+_paused_until = 0.0
 
 
 def job_group(key: str, job_id: int) -> str:
@@ -50,13 +55,17 @@ def _model_of(key: str) -> type[Job] | None:
 
 
 def _send(key: str, job_id: int) -> None:
+    global _paused_until
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or time.monotonic() < _paused_until:
         return
     try:
         async_to_sync(layer.group_send)(job_group(key, job_id), {"type": "job.changed", "key": key, "id": job_id})
     except Exception as exc:  # the layer only notifies: the pages' slow polling still shows the row
-        logger.warning("job %s:%s: change not pushed (%s)", key, job_id, exc)
+        _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_S
+        logger.warning(
+            "job %s:%s: change not pushed, pushes paused for %ss (%s)", key, job_id, PAUSE_AFTER_FAILURE_S, exc
+        )
 
 
 def job_notify(*, model: type[Job], job_id: int) -> None:

@@ -187,3 +187,23 @@ def test_refs_and_snapshots(db):
     assert (frame["percent"], frame["step"], frame["total"]) == (25, 3, 12)
     assert frame["log_tail"] == [f"line {i}" for i in range(10, 30)]  # the last LOG_LINES lines
     assert job_snapshot(key="finetune", job_id=job.pk + 1000) is None
+
+
+def test_an_unreachable_layer_never_fails_a_job_write_and_pauses_the_pushes(db, monkeypatch):
+    from models_ml.jobs import live
+
+    calls = []
+
+    class DownLayer:
+        async def group_send(self, group, message):
+            calls.append(group)
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(live, "get_channel_layer", lambda: DownLayer())
+    monkeypatch.setattr(live, "_paused_until", 0.0)
+    job = _job(status=JobStatus.RUNNING)
+    assert job_progress(model=FineTuneJob, job_id=job.pk, progress=10, message="a")  # outside a transaction
+    assert job_progress(model=FineTuneJob, job_id=job.pk, progress=20, message="b")
+    assert calls == [f"job_finetune_{job.pk}"]  # the second push waited out the pause instead of Redis
+    job.refresh_from_db()
+    assert (job.progress, job.message) == (20, "b")
