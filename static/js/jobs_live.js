@@ -45,8 +45,10 @@
       var fill = el.querySelector("span");
       if (fill) fill.style.width = frame.percent + "%";
     } else if (name === "status") {
+      // The state chip: its label from data-label-<status>, its colour class (job-chip-*, pt-status-*, ...) swapped.
       el.textContent = el.getAttribute("data-label-" + frame.status) || frame.status;
-      el.className = el.className.replace(/\bjob-chip-[a-z]+\b/g, "").trim() + " job-chip-" + frame.status;
+      el.className = el.className.replace(/\b([a-z]+-(?:chip|status))-(queued|running|succeeded|failed|cancelled)\b/g,
+        "$1-" + frame.status);
     } else if (name === "message") {
       el.textContent = frame.message || "";
       el.hidden = !frame.message;

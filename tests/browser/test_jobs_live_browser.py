@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
+from django.urls import reverse
 
 from models_ml.finetuning.models import FineTuneJob
 from models_ml.jobs.models import JobStatus
@@ -39,14 +40,14 @@ def test_job_page_bar_moves_to_100_percent_by_push(asgi_live_server, browser, se
         task="response", data_subset="full", base_model="/models/base", hyperparameters={},
         status=JobStatus.RUNNING, total_steps=100, log_tail=["started"],
     )  # fmt: skip
-    fragment = f"/ml/partners/jobs/{job.pk}/progress/"
+    fragment = reverse("partners:job_progress", args=[job.pk])
     base = asgi_live_server.url
     page = login(browser, base, staff).new_page()
     fetched = []
     page.on("request", lambda request: fetched.append(request.url) if fragment in request.url else None)
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{base}/ml/partners/jobs/{job.pk}/")
+    page.goto(base + reverse("partners:job_detail", args=[job.pk]))
     root = f'[data-job="finetune:{job.pk}"]'
     assert "every 3600s" in page.locator("#pt-progress").get_attribute("hx-trigger")
     # Subscribed: the socket sent the job's state as stored.
@@ -78,3 +79,35 @@ def test_job_page_bar_moves_to_100_percent_by_push(asgi_live_server, browser, se
         _in_worker(job_finish, model=FineTuneJob, job_id=job.pk)
     page.wait_for_selector(f"{root} .job-chip-succeeded")
     assert errors == []
+
+
+def test_jobs_list_follows_every_job_shown(asgi_live_server, browser):
+    staff = UserFactory(is_staff=True)
+    values = {"task": "response", "data_subset": "full", "base_model": "/models/base", "hyperparameters": {}}
+    running = FineTuneJob.objects.create(**values, status=JobStatus.RUNNING, total_steps=10)
+    queued = FineTuneJob.objects.create(**values)
+    base = asgi_live_server.url
+    page = login(browser, base, staff).new_page()
+    page.goto(base + reverse("partners:jobs"))
+    for job in (running, queued):
+        page.wait_for_function(
+            f"document.querySelector('[data-job=\"finetune:{job.pk}\"]').hasAttribute('data-pushed')"
+        )
+    row = page.locator("tr", has=page.locator(f'[data-job="finetune:{running.pk}"]'))
+    _in_worker(job_progress, model=FineTuneJob, job_id=running.pk, step=5, total_steps=10)
+    page.wait_for_function(
+        f"document.querySelector('[data-job=\"finetune:{running.pk}\"] [data-job-field=bar]')"
+        ".getAttribute('aria-valuenow') === '50'"
+    )
+    assert row.locator("[data-job-field=step]").inner_text() == "5"
+    _in_worker(job_finish, model=FineTuneJob, job_id=running.pk)
+    chip = row.locator("[data-job-field=status]")
+    page.wait_for_function(
+        f"document.querySelector('[data-job=\"finetune:{running.pk}\"]').getAttribute('data-status') === 'succeeded'"
+    )
+    assert "pt-status-succeeded" in chip.get_attribute("class") and "pt-status-running" not in chip.get_attribute(
+        "class"
+    )
+    assert chip.inner_text() == chip.get_attribute("data-label-succeeded") == "成功"
+    other = page.locator("tr", has=page.locator(f'[data-job="finetune:{queued.pk}"]'))
+    assert "pt-status-queued" in other.locator("[data-job-field=status]").get_attribute("class")  # untouched
