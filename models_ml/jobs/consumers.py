@@ -77,7 +77,7 @@ class JobProgressConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
 
     # --- page -> server ----------------------------------------------------------------------
     async def receive_json(self, content, **kwargs) -> None:
-        if not self._allow_frame() or not await self.login_ok():
+        if not await self.login_ok():
             return
         type_ = content.get("type") if isinstance(content, dict) else None
         if type_ == "ping":
@@ -92,7 +92,7 @@ class JobProgressConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "code": "bad_frame"})
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        if self._login_ended:  # nothing is accepted from a login that ended
+        if self._login_ended or not self._allow_frame():  # nothing from a login that ended; floods are dropped
             return
         try:
             await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)

@@ -159,6 +159,21 @@ async def test_unknown_jobs_and_bad_frames_are_answered_with_errors():
     await comm.disconnect()
 
 
+async def test_a_flood_of_frames_is_dropped_beyond_the_limit():
+    from models_ml.jobs.consumers import MAX_FRAMES
+
+    staff = await make_user(is_staff=True)
+    comm, connected, code = await _open(staff)
+    assert connected, code
+    await comm.receive_json_from(TIMEOUT)  # hello
+    for _ in range(MAX_FRAMES + 10):
+        await comm.send_to(text_data="not json")
+    answers = [await comm.receive_json_from(TIMEOUT) for _ in range(MAX_FRAMES)]
+    assert {a["code"] for a in answers} == {"bad_frame"}
+    assert await comm.receive_nothing(timeout=0.5)  # the last ten were dropped
+    await comm.disconnect()
+
+
 async def test_the_socket_ends_with_the_login_and_with_the_staff_flag():
     staff = await make_user(is_staff=True)
     job = await make_job()
