@@ -10,6 +10,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from kokoro_site.middleware import WebSocketDatabaseGuard  # noqa: E402
 from kokoro_site.ws_origin import TrustedOriginValidator  # noqa: E402
+from models_ml.jobs.routing import websocket_urlpatterns as job_websocket_urlpatterns  # noqa: E402
 from roleplay.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -17,7 +18,7 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         # The Origin must match the site by scheme, host and port (or CSRF_TRUSTED_ORIGINS).
         "websocket": WebSocketDatabaseGuard(
-            TrustedOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            TrustedOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns + job_websocket_urlpatterns)))
         ),
     }
 )

@@ -517,6 +517,28 @@ async def test_websocket_from_a_foreign_origin_is_refused_even_for_a_participant
     assert connected is False
 
 
+JOB_WS_EXPECTED = {"anonymous": 4401, "stranger": 4403, "client": 4403, "counselor": 4403, "staff": None}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("who", WHO)
+async def test_job_progress_socket_is_staff_only(who):
+    """``ws/jobs/`` (live job progress, docs/protocol.md): staff only, refusals as close codes."""
+    from kokoro_site.asgi import application
+
+    w = await sync_to_async(_ws_world)()
+    headers = await sync_to_async(_ws_headers)(None if who == "anonymous" else w[who])
+    communicator = WebsocketCommunicator(application, "/ws/jobs/", headers=headers)
+    connected, code = await handshake(communicator, timeout=5)
+    assert (connected, code) == (JOB_WS_EXPECTED[who] is None, JOB_WS_EXPECTED[who])
+    if connected:
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
+        await communicator.disconnect()
+    staff_headers = await sync_to_async(_ws_headers)(w["staff"], b"http://evil.example")
+    foreign = WebsocketCommunicator(application, "/ws/jobs/", headers=staff_headers)
+    assert (await foreign.connect(timeout=5))[0] is False  # another origin: refused even for staff
+
+
 def _ws_world() -> dict:
     session = SessionFactory()
     return {

@@ -299,6 +299,9 @@ KOKORO_OPENAI_API_KEY = env("KOKORO_OPENAI_API_KEY", default="")
 # Memory budget of the per-process model cache (GiB): least recently used models are dropped
 # beyond it; one copy of a model per worker whichever app asks for it.
 KOKORO_MODEL_CACHE_GB = env.float("KOKORO_MODEL_CACHE_GB", default=24.0)
+# Job pages get progress pushed over ws/jobs/; they also re-read their progress fragment this often (seconds),
+# the slow fallback for when the socket is down.
+KOKORO_JOBS_POLL_S = env.int("KOKORO_JOBS_POLL_S", default=15)
 
 # --- Fine-tuning (models_ml.finetuning) ------------------------------------------------------
 # Base models suggested on the new-job form (paths or hub names).

@@ -15,6 +15,4 @@ class ArenaConfig(AppConfig):
         from .models import EvalJob, JudgeJob, LabelJob, SimulationJob
 
         for key, model in (("simulation", SimulationJob), ("judge", JudgeJob), ("eval", EvalJob), ("label", LabelJob)):
-            job_type_register(
-                key=f"arena_{key}", model=model, stale_after_s=services.stale_after_s, lost_reason=services.lost_reason
-            )
+            job_type_register(key=f"arena_{key}", model=model, stale_after_s=services.stale_after_s)

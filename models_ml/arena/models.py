@@ -45,6 +45,9 @@ class SimulationJob(ArenaJob):
     def __str__(self) -> str:
         return f"simulation #{self.pk} ({self.status})"
 
+    def live_fields(self) -> dict:
+        return {**super().live_fields(), "turns": self.turns}
+
 
 class SimulatedSession(models.Model):
     job = models.ForeignKey(SimulationJob, on_delete=models.CASCADE, related_name="items")

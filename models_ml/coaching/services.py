@@ -14,7 +14,7 @@ from kokoro_site.errors import ServiceError
 from models_ml.finetuning.selectors import NoModelError, generation_backend_config
 from models_ml.jobs.cache import cached_backend, model_cache
 from models_ml.jobs.models import JobStatus
-from models_ml.jobs.services import job_claim, job_dispatch, job_fail, job_finish, job_progress
+from models_ml.jobs.services import job_claim, job_dispatch, job_fail, job_finish, job_notify, job_progress
 from models_ml.llm.backends.base import GenerationBackend, GenerationError
 from roleplay.models import Message, Role, Session
 from roleplay.notify import session_notify
@@ -82,6 +82,7 @@ def _start(*, session: Session, run: SuggestionRun) -> SuggestionRun:
         return run
     run.status = JobStatus.QUEUED
     run.save()
+    job_notify(model=SuggestionRun, job_id=run.pk)
     _dispatch_suggestions(run_id=run.pk, queue=_queue_name(config))
     return run
 

@@ -14,12 +14,7 @@ class FinetuningConfig(AppConfig):
         from . import services, tasks  # noqa: F401  (tasks: connects the task_failure handler of the GPU task)
         from .models import FineTuneJob, RetrievalIndexJob
 
-        job_type_register(
-            key="finetune",
-            model=FineTuneJob,
-            stale_after_s=services.stale_after_s,
-            lost_reason=services.finetune_lost_reason,
-        )
+        job_type_register(key="finetune", model=FineTuneJob, stale_after_s=services.stale_after_s)
         job_type_register(
             key="retrieval_index", model=RetrievalIndexJob, stale_after_s=services.retrieval_index_stale_after_s
         )

@@ -174,6 +174,9 @@ class FineTuneJob(Job):
         self.phase = "failed"
         self.log_tail = [*self.log_tail, f"{timezone.localtime():%H:%M:%S} {reason}"][-LOG_TAIL_LINES:]
 
+    def live_fields(self) -> dict:
+        return {"step": self.step, "total": self.total_steps, "phase": self.phase, "log_tail": list(self.log_tail)}
+
     @property
     def target_role(self) -> str:
         return self.hyperparameters.get("target_role", "counselor")

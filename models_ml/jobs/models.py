@@ -57,6 +57,18 @@ class Job(models.Model):
     def percent(self) -> int:
         return 100 if self.status == JobStatus.SUCCEEDED else min(100, int(self.progress))
 
+    @property
+    def live_ref(self) -> str:
+        """``"<job type key>:<id>"``: the name a page subscribes to on ``ws/jobs/`` (docs/jobs.md)."""
+        from .live import job_ref
+
+        return job_ref(self)
+
+    def live_fields(self) -> dict:
+        """A job type's own fields of the pushed ``job`` frame: ``step`` / ``total`` (the page's "N / M"),
+        ``log_tail`` (a list of lines) and any other scalar a page marks with ``data-job-field``."""
+        return {}
+
     def on_reaped(self, reason: str) -> None:
         """Hook: a job type's own fields when the reaper fails it (saved with it)."""
 
@@ -78,6 +90,9 @@ class CountedJob(Job):
     @property
     def percent(self) -> int:
         return 100 if self.status == JobStatus.SUCCEEDED else self.counted_progress()
+
+    def live_fields(self) -> dict:
+        return {"step": self.done + self.failed, "total": self.total, "done": self.done, "failed": self.failed}
 
     def counted_progress(self) -> int:
         return min(100, round(100 * (self.done + self.failed) / self.total)) if self.total else 0

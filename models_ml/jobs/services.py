@@ -12,6 +12,10 @@ A job's life::
 
 A running job whose heartbeat is older than its type's ``stale_after_s()`` is marked failed by
 ``jobs_reap_stale`` (one periodic task, ``models_ml.jobs.tasks.reap_stale_jobs``, plus the job pages).
+
+Every state or progress write here (claim, progress, count, finish / fail, touch, reap) also pushes the change
+to the pages that show the job, after the commit (``models_ml.jobs.live.job_notify``); a job type that writes
+its rows itself calls ``job_notify`` too.
 """
 
 from __future__ import annotations
@@ -28,13 +32,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .live import job_notify
 from .models import ACTIVE_STATUSES, CountedJob, Job, JobStatus
 
 logger = logging.getLogger(__name__)
 
 J = TypeVar("J", bound=Job)
 
-ERR_WORKER_LOST = _("Worker lost: no progress for %(minutes)s minutes.")
+# The one reason of every job the reaper fails (its worker went silent); the worker and its last heartbeat follow.
+ERR_WORKER_LOST = _("Worker lost: the job made no progress for %(minutes)s minutes. Start it again.")
 ERR_UNEXPECTED = _("The job failed unexpectedly: %(detail)s")
 CODE_WORKER_LOST = "worker_lost"
 CODE_FAILED = "failed"
@@ -47,7 +53,6 @@ class JobType:
     key: str
     model: type[Job]
     stale_after_s: Callable[[], float]
-    lost_reason: Callable[[Any, float], str] | None = None  # (job, seconds) -> reason (default ERR_WORKER_LOST)
 
 
 _types: dict[str, JobType] = {}
@@ -59,10 +64,9 @@ def job_type_register(
     key: str,
     model: type[Job],
     stale_after_s: Callable[[], float],
-    lost_reason: Callable[[Any, float], str] | None = None,
 ) -> JobType:
     """Called from an app's ``AppConfig.ready()``; registering the same key again replaces it."""
-    job_type = JobType(key=key, model=model, stale_after_s=stale_after_s, lost_reason=lost_reason)
+    job_type = JobType(key=key, model=model, stale_after_s=stale_after_s)
     _types[key] = job_type
     return job_type
 
@@ -142,6 +146,7 @@ def job_claim(*, model: type[J], job_id: int, task_id: str = "", hostname: str =
     if task_id:
         job.celery_task_id = task_id[:64]
     job.save()
+    job_notify(model=model, job_id=job.pk)
     return job
 
 
@@ -155,7 +160,10 @@ def job_progress(
         updates["progress"] = max(0, min(100, int(progress)))
     if message is not None:
         updates["message"] = str(message)[:300]
-    return model.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(**updates) > 0
+    changed = model.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(**updates) > 0
+    if changed and (len(updates) > 1):  # a bare heartbeat changes nothing a page shows
+        job_notify(model=model, job_id=job_id)
+    return changed
 
 
 @transaction.atomic
@@ -172,6 +180,7 @@ def job_count(*, model: type[CountedJob], job_id: int, field: str = "done", **fi
     job.progress = job.counted_progress()
     job.heartbeat_at = timezone.now()
     job.save(update_fields=[field, "progress", "heartbeat_at", *fields])
+    job_notify(model=model, job_id=job_id)
     return True
 
 
@@ -180,7 +189,10 @@ def job_finish(*, model: type[Job], job_id: int, status: str = JobStatus.SUCCEED
     updates: dict[str, Any] = {"status": status, "finished_at": timezone.now(), **fields}
     if status == JobStatus.SUCCEEDED:
         updates["progress"] = 100
-    return model.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).update(**updates) > 0
+    changed = model.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).update(**updates) > 0
+    if changed:
+        job_notify(model=model, job_id=job_id)
+    return changed
 
 
 def job_fail(*, model: type[Job], job_id: int, reason: str, code: str = CODE_FAILED, **fields: Any) -> bool:
@@ -194,16 +206,20 @@ def job_fail_unexpected(*, model: type[Job], job_id: int, exc: BaseException) ->
 
 def job_touch(*, model: type[Job], job_id: int, **fields: Any) -> None:
     """Plain field writes on any job row (no state change), e.g. the request of a cancellation."""
-    model.objects.filter(pk=job_id).update(**fields)
+    if model.objects.filter(pk=job_id).update(**fields):
+        job_notify(model=model, job_id=job_id)
 
 
 # --- reap ------------------------------------------------------------------------------------------------
 
 
-def _lost_reason(job_type: JobType, job: Job, seconds: float) -> str:
-    if job_type.lost_reason is not None:
-        return str(job_type.lost_reason(job, seconds))
-    return str(ERR_WORKER_LOST % {"minutes": round(seconds / 60)})
+def worker_lost_reason(job: Job, seconds: float) -> str:
+    """``ERR_WORKER_LOST`` for a job silent for ``seconds``, plus its worker and last heartbeat when it had one."""
+    reason = str(ERR_WORKER_LOST % {"minutes": round(seconds / 60)})
+    if not job.worker_hostname:
+        return reason
+    last = timezone.localtime(job.heartbeat_at or job.started_at or timezone.now())
+    return f"{reason} ({job.worker_hostname}, {last:%Y-%m-%d %H:%M:%S})"
 
 
 @transaction.atomic
@@ -225,13 +241,14 @@ def jobs_reap_stale(*, models: list[type[Job]] | None = None, stale_after: timed
             .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
         )
         for job in stale:
-            reason = _lost_reason(job_type, job, seconds)
+            reason = worker_lost_reason(job, seconds)
             job.status = JobStatus.FAILED
             job.error = reason
             job.error_code = CODE_WORKER_LOST
             job.finished_at = now
             job.on_reaped(reason)
             job.save()
+            job_notify(model=job_type.model, job_id=job.pk)
             count += 1
     return count
 
@@ -256,8 +273,10 @@ __all__ = [
     "job_fail",
     "job_finish",
     "job_progress",
+    "job_notify",
     "job_type_register",
     "jobs_reap_stale",
     "reap_all",
     "reaper_register",
+    "worker_lost_reason",
 ]

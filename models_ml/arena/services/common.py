@@ -50,7 +50,6 @@ ERR_NO_TEST_DIALOGUES = _("No test dialogue (feedback score 99–100) in the dat
 ERR_LIMIT = _("The limit must be a whole number of at least 1.")
 ERR_TURN_FAILED = _("Turn %(turn)s failed after %(tries)s tries: %(detail)s")
 ERR_JOB_FAILED = _("The job failed: %(detail)s")
-ERR_WORKER_LOST = _("Worker lost: the job made no progress for %(minutes)s minutes. Start it again.")
 ERR_NO_JUDGE = _("No LLM judge is configured: add an active scorer model version (openai backend).")
 
 MAX_SESSIONS_PER_CARD = 50
@@ -198,10 +197,6 @@ def stale_after_s() -> float:
     return float(settings.KOKORO_ARENA_STALE_S)
 
 
-def lost_reason(job: Any, seconds: float) -> str:
-    return str(ERR_WORKER_LOST % {"minutes": round(seconds / 60)})
-
-
 def arena_jobs_reap_stale() -> int:
     """Running jobs without progress for ``KOKORO_ARENA_STALE_S`` (the worker died) → failed. Returns the count."""
     return jobs_reap_stale(models=[SimulationJob, JudgeJob, EvalJob, LabelJob])
@@ -230,7 +225,6 @@ __all__ = [
     "ERR_STALE_PAIR",
     "ERR_TURN_FAILED",
     "ERR_VERSION_KIND",
-    "ERR_WORKER_LOST",
     "MAX_BATTLES",
     "MAX_SESSIONS_PER_CARD",
     "MAX_TURNS",
@@ -242,7 +236,6 @@ __all__ = [
     "closing_phrases",
     "elo_k",
     "job_fail",
-    "lost_reason",
     "model_key",
     "retry_backoff_s",
     "sim_bot_get_or_create",

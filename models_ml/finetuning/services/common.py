@@ -42,7 +42,6 @@ ERR_TOO_FEW_DIALOGUES = _(
 ERR_START_STATE = _("Only a queued job can be started.")
 ERR_CANCEL_STATE = _("This job has already finished and cannot be cancelled.")
 ERR_RETRY_STATE = _("Only a failed or cancelled job can be retried.")
-ERR_WORKER_LOST = _("Worker lost: the worker stopped sending heartbeats while running this job. Retry it to run again.")
 ERR_WORKER_LOST_SIGNAL = _("Worker lost: the worker process running this job died. Retry it to run again.")
 ERR_TIME_LIMIT = _("The job ran past its time limit and was stopped.")
 ERR_OUT_OF_MEMORY = _("The GPU ran out of memory: lower the batch size or the maximum length.")
@@ -125,7 +124,6 @@ __all__ = [
     "ERR_TOO_FEW_DIALOGUES",
     "ERR_TRAINING",
     "ERR_UNEXPECTED",
-    "ERR_WORKER_LOST",
     "ERR_WORKER_LOST_SIGNAL",
     "MAX_BASE_MODEL_CHARS",
     "MAX_HISTORY_POINTS",

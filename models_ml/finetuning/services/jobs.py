@@ -17,6 +17,7 @@ from models_ml.jobs.services import (
     job_claim,
     job_dispatch,
     job_finish,
+    job_notify,
     jobs_reap_stale,
 )
 from models_ml.llm.config import TASKS
@@ -41,7 +42,6 @@ from .common import (
     ERR_TOO_FEW_DIALOGUES,
     ERR_TRAINING,
     ERR_UNEXPECTED,
-    ERR_WORKER_LOST,
     MIN_DIALOGUES,
     PartnersError,
     _line,
@@ -148,6 +148,7 @@ def finetune_job_cancel(*, job: FineTuneJob) -> FineTuneJob:
     else:
         raise PartnersError(message=ERR_CANCEL_STATE)
     job.save(update_fields=["status", "cancel_requested", "finished_at", "log_tail", "updated_at"])
+    job_notify(model=FineTuneJob, job_id=job.pk)
     return job
 
 
@@ -263,6 +264,7 @@ def _finish_succeeded(tracker: JobTracker, result: Any) -> str:
     job.output_dir = result.output_dir
     job.adapter_path = result.adapter_dir or ""
     job.save()
+    job_notify(model=FineTuneJob, job_id=job.pk)
     ModelVersion.objects.create(
         name=f"QLoRA job #{job.pk} ({job.task}, {job.data_subset})",
         kind=job.model_kind,
@@ -308,6 +310,7 @@ def finetune_job_fail(*, job_id: int, reason: str) -> bool:
     if not job.log_tail or reason not in job.log_tail[-1]:
         job.log_tail = [*job.log_tail, _line(reason)][-LOG_TAIL_LINES:]
     job.save()
+    job_notify(model=FineTuneJob, job_id=job.pk)
     return True
 
 
@@ -315,12 +318,6 @@ def finetune_jobs_reap_stale(*, stale_after: timedelta | None = None) -> int:
     """Mark running jobs whose heartbeat is older than ``stale_after`` (default ``KOKORO_FINETUNE_STALE_S``)
     as failed (worker lost): the shared reaper, limited to fine-tuning jobs."""
     return jobs_reap_stale(models=[FineTuneJob], stale_after=stale_after)
-
-
-def finetune_lost_reason(job: FineTuneJob, seconds: float) -> str:
-    """The reaper's reason: which worker went silent, and when."""
-    last = timezone.localtime(job.heartbeat_at or job.started_at)
-    return f"{ERR_WORKER_LOST} ({job.worker_hostname or '?'}, {last:%Y-%m-%d %H:%M:%S})"
 
 
 def finetune_job_run_inline(*, job: FineTuneJob) -> str:
@@ -342,6 +339,5 @@ __all__ = [
     "finetune_job_run_inline",
     "finetune_job_start",
     "finetune_jobs_reap_stale",
-    "finetune_lost_reason",
     "job_output_dir",
 ]

@@ -33,7 +33,9 @@ ERR_RETRY_BUSY = _("The AI partner is already answering.")
 ERR_EMPTY_REPLY = _("The AI partner produced an empty reply. Please try again.")
 ERR_TIME_LIMIT = _("The AI partner took too long to answer. Please try again.")
 ERR_UNEXPECTED = _("The AI partner failed unexpectedly. Please try again.")
-ERR_WORKER_LOST = _("The AI partner stopped answering (its worker was lost). Please try again.")
+# Shown to the trainee in the chat when the reaper finds a reply whose worker went silent (a reply, not a job:
+# the jobs' ERR_WORKER_LOST is for staff on the job pages). Error code models_ml.jobs.services.CODE_WORKER_LOST.
+ERR_REPLY_WORKER_LOST = _("The AI partner stopped answering (its worker was lost). Please try again.")
 ERR_UNREACHABLE = _("The AI partner's model server cannot be reached.")
 ERR_MODEL_MISSING = _("The AI partner's model is missing or not configured.")
 ERR_GENERATION = _("The AI partner could not generate a reply.")
@@ -85,7 +87,7 @@ __all__ = [
     "ERR_TIME_LIMIT",
     "ERR_UNEXPECTED",
     "ERR_UNREACHABLE",
-    "ERR_WORKER_LOST",
+    "ERR_REPLY_WORKER_LOST",
     "MSG_ASK_ADMIN",
     "MSG_NO_PARTNER_REASON",
     "PracticeError",

@@ -22,6 +22,7 @@ from django.utils import timezone
 from models_ml.finetuning.selectors import NoModelError, generation_backend_config
 from models_ml.finetuning.services import PartnersError, retrieval_index_build
 from models_ml.jobs.cache import cached_backend, model_cache
+from models_ml.jobs.services import CODE_WORKER_LOST
 from models_ml.llm.backends import (
     EndpointUnreachableError,
     GenerationBackend,
@@ -47,10 +48,10 @@ from .common import (
     ERR_EMPTY_REPLY,
     ERR_GENERATION,
     ERR_MODEL_MISSING,
+    ERR_REPLY_WORKER_LOST,
     ERR_TIME_LIMIT,
     ERR_UNEXPECTED,
     ERR_UNREACHABLE,
-    ERR_WORKER_LOST,
     debounce_s,
     soft_time_limit_s,
     stream_delay_s,
@@ -345,7 +346,7 @@ def practice_replies_reap_stale() -> int:
     cutoff = timezone.now() - timedelta(seconds=soft_time_limit_s() + 60)
     stale = list(PracticeSession.objects.filter(state=GenerationState.GENERATING, updated_at__lt=cutoff))
     for practice in stale:
-        _fail(practice=practice, reply_id=practice.reply_id, message=str(ERR_WORKER_LOST), code="worker_lost")
+        _fail(practice=practice, reply_id=practice.reply_id, message=str(ERR_REPLY_WORKER_LOST), code=CODE_WORKER_LOST)
     return len(stale)
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from models_ml.arena import services
 from models_ml.arena.models import JobStatus, SimulationJob
+from models_ml.jobs.services import ERR_WORKER_LOST
 from roleplay.models import Message
 
 
@@ -67,6 +68,6 @@ def test_silent_running_job_is_reaped_as_failed_and_a_recent_one_is_kept(db, set
     for job in (stale, stale_judge):
         job.refresh_from_db()
         assert job.status == JobStatus.FAILED
-        assert job.error == str(services.ERR_WORKER_LOST % {"minutes": 10})
+        assert job.error == str(ERR_WORKER_LOST % {"minutes": 10})
     alive.refresh_from_db()
     assert alive.status == JobStatus.RUNNING

@@ -9,6 +9,7 @@ from django.utils import timezone, translation
 
 from models_ml.finetuning import services
 from models_ml.finetuning.models import FineTuneJob, JobStatus, ModelVersion, RoleCard
+from models_ml.jobs.services import ERR_WORKER_LOST
 from tests.models_ml.finetuning.conftest import tiny_hyperparameters
 
 
@@ -71,7 +72,7 @@ def test_jobs_list_shows_status_badges_and_reaps_stale_jobs(client, staff_user):
     html = client.get(reverse("partners:jobs")).content.decode()
     assert "pt-status-succeeded" in html and "pt-status-failed" in html
     stale.refresh_from_db()
-    assert stale.status == JobStatus.FAILED and str(services.ERR_WORKER_LOST) in stale.error
+    assert stale.status == JobStatus.FAILED and stale.error.startswith(f"{ERR_WORKER_LOST % {'minutes': 10}} (w@g, ")
 
 
 def test_create_form_is_prefilled_with_the_paper_defaults_for_both_tasks(client, staff_user, scored_sessions):
@@ -147,12 +148,14 @@ def test_running_job_page_polls_its_progress_fragment(client, staff_user):
     client.force_login(staff_user)
     html = client.get(reverse("partners:job_detail", args=[job.pk])).content.decode()
     assert f'hx-get="{reverse("partners:job_progress", args=[job.pk])}"' in html
-    assert 'hx-trigger="every 2s"' in html
-    assert "chart-4.6.1.umd.min.js" in html and "partners_job.js" in html
+    # Progress is pushed over ws/jobs/ (jobs_live.js subscribes to data-job); polling is the slow fallback.
+    assert 'hx-trigger="every 15s, job-changed"' in html and f'data-job="finetune:{job.pk}"' in html
+    assert "chart-4.6.1.umd.min.js" in html and "partners_job.js" in html and "jobs_live.js" in html
     fragment = client.get(reverse("partners:job_progress", args=[job.pk]), HTTP_HX_REQUEST="true")
     text = fragment.content.decode()
     assert "<html" not in text
-    assert "<strong>30</strong> / 120" in text and "width: 25%" in text
+    assert '<strong data-job-field="step">30</strong> / <span data-job-field="total">120</span>' in text
+    assert "width: 25%" in text and '<span data-job-field="percent">25</span>%' in text
     assert "残り時間 1時間30分" in text  # Japanese first
     english = client.get(reverse("partners:job_progress", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="en")
     assert "ETA 1 h 30 min" in english.content.decode()

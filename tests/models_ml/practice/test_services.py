@@ -259,7 +259,7 @@ def test_a_reply_whose_worker_was_lost_is_reaped_into_a_retryable_error(role_car
 
     from django.utils import timezone
 
-    from models_ml.practice.services import ERR_WORKER_LOST, practice_replies_reap_stale, soft_time_limit_s
+    from models_ml.practice.services import ERR_REPLY_WORKER_LOST, practice_replies_reap_stale, soft_time_limit_s
 
     trainee = UserFactory()
     lost = practice_session_start(user=trainee, ai_role="client", role_card_id=role_card.pk)
@@ -272,7 +272,7 @@ def test_a_reply_whose_worker_was_lost_is_reaped_into_a_retryable_error(role_car
     pushed = _record_events(monkeypatch)
     assert practice_replies_reap_stale() == 1
     practice = PracticeSession.objects.get(session=lost)
-    assert practice.state == GenerationState.ERROR and practice.last_error == str(ERR_WORKER_LOST)
+    assert practice.state == GenerationState.ERROR and practice.last_error == str(ERR_REPLY_WORKER_LOST)
     assert [(e["type"], e["code"]) for e in pushed] == [("ai.error", "worker_lost")]
     assert PracticeSession.objects.get(session=running).state == GenerationState.GENERATING  # still in time
     practice_reply_retry(session_id=lost.pk, user=trainee)
