@@ -112,6 +112,9 @@ one_step() {
     generate-merged) # serving path that can reach the targets: bf16 base, adapter folded in, compiled decode
         $PY bench/gpu_generate.py $size --new-tokens "$new_tokens" --runs "$runs" --concurrency 1 --adapter "$adapter" \
             --bf16 --merge --static-cache --out "$out/hf_generate_merged.json" 2>&1 | tail -n 30 ;;
+    generate-static) # the shipped NF4 + adapter path with only a static cache (compiled decode) added
+        $PY bench/gpu_generate.py $size --new-tokens "$new_tokens" --runs "$runs" --concurrency 1 --adapter "$adapter" \
+            --static-cache --out "$out/hf_generate_static.json" 2>&1 | tail -n 30 ;;
     vllm) vllm_step "$out" "$model_dir" "$new_tokens" "$runs" ;;
     *) echo "unknown step $1 (steps: $STEPS_ALL)" && return 2 ;;
     esac
