@@ -114,6 +114,7 @@ class JobTask(models.TextChoices):
 
 
 LOG_TAIL_LINES = 50  # the job page's log tail
+LIVE_LOSS_POINTS = 30  # the newest loss points in a pushed frame (a progress write adds a few at most)
 
 
 class DataSubset(models.TextChoices):
@@ -175,7 +176,21 @@ class FineTuneJob(Job):
         self.log_tail = [*self.log_tail, f"{timezone.localtime():%H:%M:%S} {reason}"][-LOG_TAIL_LINES:]
 
     def live_fields(self) -> dict:
-        return {"step": self.step, "total": self.total_steps, "phase": self.phase, "log_tail": list(self.log_tail)}
+        """Besides step / total, phase and the log: the epoch ("1.25"), the ETA in seconds (only while running)
+        and the newest ``LIVE_LOSS_POINTS`` points of the loss curves with the curve's length, which the job
+        page appends to its chart (docs/jobs.md, "Live progress")."""
+        history = self.loss_history if isinstance(self.loss_history, list) else []
+        running = self.status == JobStatus.RUNNING
+        return {
+            "step": self.step,
+            "total": self.total_steps,
+            "phase": self.phase,
+            "log_tail": list(self.log_tail),
+            "epoch": f"{float(self.epoch or 0):.2f}",
+            "eta_seconds": self.eta_seconds if running else None,
+            "loss_points": history[-LIVE_LOSS_POINTS:],
+            "loss_count": len(history),
+        }
 
     @property
     def target_role(self) -> str:

@@ -12,7 +12,16 @@ from feedback.dataset.exporter import iter_dialogues
 from feedback.dataset.selectors import ExportOptions, export_feedback_queryset
 from kokoro_site.errors import ServiceError
 
-from .models import Backend, FineTuneJob, JobStatus, ModelKind, ModelVersion, RoleCard, resolve_backend_config
+from .models import (
+    Backend,
+    FineTuneJob,
+    JobStatus,
+    ModelKind,
+    ModelVersion,
+    RetrievalIndexJob,
+    RoleCard,
+    resolve_backend_config,
+)
 
 ERR_NO_MODEL = _(
     "No %(kind)s model is configured: activate a model version, set KOKORO_GENERATION_BACKENDS, "
@@ -27,6 +36,11 @@ class NoModelError(ServiceError, LookupError):
 
 def job_list() -> QuerySet[FineTuneJob]:
     return FineTuneJob.objects.select_related("created_by").defer("loss_history", "log_tail")
+
+
+def retrieval_index_jobs(*, limit: int = 5) -> list[RetrievalIndexJob]:
+    """The newest retrieval-index builds (the Models page shows them with their live progress)."""
+    return list(RetrievalIndexJob.objects.select_related("model_version")[:limit])
 
 
 def job_get(job_id: int) -> FineTuneJob:

@@ -175,6 +175,7 @@ def models(request: HttpRequest) -> HttpResponse:
             "versions": selectors.model_versions(),
             "configured": selectors.generation_backends_overview(),
             "retrieval_form": BuildRetrievalForm(),
+            "retrieval_jobs": selectors.retrieval_index_jobs(),
         },
     )
 

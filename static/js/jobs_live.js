@@ -1,9 +1,14 @@
 // Live job progress (docs/jobs.md, "Live progress"; frames: docs/protocol.md, "Job progress socket").
 // Subscribes to the jobs shown on this page ([data-job] progress components) on ws/jobs/ and updates them in
 // place from the pushed "job" frames: bar, percent, step / total, state chip, message, log tail, and every
-// element of the enclosing [data-job-scope] marked data-job-field="<frame field>". When a job finishes, its
-// fragment is fetched once (htmx event "job-changed") for what only the server renders (results, buttons).
+// element of the enclosing [data-job-scope] marked data-job-field="<frame field>" (data-job-show="<field>": shown
+// while the field is set). When a job finishes, its fragment is fetched once (htmx event "job-changed") for what
+// only the server renders (results, buttons).
+// A scope marked data-job-refresh (the arena's per-session tables) is also fetched on a frame that changed the
+// job, at most once every REFRESH_MS. Every frame is also dispatched on its component as the DOM event
+// "job-frame" (detail: the frame) for a page's own script (the fine-tuning page's loss chart and ETA).
 // The fragments' slow htmx polling (KOKORO_JOBS_POLL_S) stays as the fallback while the socket is down.
+// A component rendered in a finished state is not subscribed: a finished job does not change any more.
 (function () {
   "use strict";
   var TERMINAL = { succeeded: true, failed: true, cancelled: true };
@@ -11,13 +16,17 @@
   var attempt = 0;
   var stopped = false;
   var subscribed = {};
+  var REFRESH_MS = 2000;
+  var lastFrame = {}; // job ref -> the last frame applied (JSON), to refresh only on a change
+  var refreshAt = {}; // job ref -> when its scope was last fetched
+  var refreshTimer = {};
 
   function refs() {
     var seen = {};
     var list = [];
     document.querySelectorAll("[data-job]").forEach(function (el) {
       var ref = el.getAttribute("data-job");
-      if (ref && !seen[ref]) {
+      if (ref && !seen[ref] && !TERMINAL[el.getAttribute("data-status")]) {
         seen[ref] = true;
         list.push(ref);
       }
@@ -61,7 +70,31 @@
     }
   }
 
+  // Fetch the job's refreshable scope (hx-get + data-job-refresh) now, or once REFRESH_MS after the last fetch.
+  function refresh(ref) {
+    if (refreshTimer[ref]) return;
+    var wait = (refreshAt[ref] || 0) + REFRESH_MS - Date.now();
+    refreshTimer[ref] = window.setTimeout(function () {
+      refreshTimer[ref] = null;
+      refreshAt[ref] = Date.now();
+      document.querySelectorAll("[data-job-refresh][hx-get]").forEach(function (scope) {
+        var root = scope.querySelector("[data-job]");
+        if (root && root.getAttribute("data-job") === ref) {
+          scope.dispatchEvent(new CustomEvent("job-changed", { bubbles: false }));
+        }
+      });
+    }, Math.max(0, wait));
+  }
+
+  function changed(frame) {
+    var text = JSON.stringify(frame);
+    var before = lastFrame[frame.job];
+    lastFrame[frame.job] = text;
+    return before !== undefined && before !== text;
+  }
+
   function apply(frame) {
+    var isChange = changed(frame);
     document.querySelectorAll("[data-job]").forEach(function (root) {
       if (root.getAttribute("data-job") !== frame.job) return;
       var scope = root.closest("[data-job-scope]") || root;
@@ -72,9 +105,17 @@
         if (owner && owner !== root) return; // a field of another job's component
         setField(el, el.getAttribute("data-job-field"), frame);
       });
+      // data-job-show="<frame field>": shown while that field is set (e.g. "(2 failed)" once a failure counts).
+      scope.querySelectorAll("[data-job-show]").forEach(function (el) {
+        var owner = el.closest("[data-job]");
+        if (!owner || owner === root) el.hidden = !frame[el.getAttribute("data-job-show")];
+      });
+      root.dispatchEvent(new CustomEvent("job-frame", { bubbles: true, detail: frame }));
       // The fragment was rendered while the job ran: fetch its final form once (results, retry button).
       if (frame.terminal && scope.hasAttribute("hx-get") && !TERMINAL[scope.getAttribute("data-status")]) {
         scope.dispatchEvent(new CustomEvent("job-changed", { bubbles: false }));
+      } else if (isChange && !frame.terminal && scope.hasAttribute("data-job-refresh")) {
+        refresh(frame.job);
       }
     });
   }

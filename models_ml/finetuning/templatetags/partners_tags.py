@@ -1,4 +1,5 @@
 from django import template
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -17,6 +18,17 @@ def pt_duration(seconds: int | None) -> str:
     if minutes < 60:
         return _("%(m)s min") % {"m": minutes}
     return _("%(h)s h %(m)02d min") % {"h": minutes // 60, "m": minutes % 60}
+
+
+@register.simple_tag
+def pt_duration_formats():
+    """``pt_duration``'s three formats as ``data-format-*`` attributes, for the page's script (a pushed ETA)."""
+    return format_html(
+        'data-format-s="{}" data-format-m="{}" data-format-hm="{}"',
+        _("%(s)s s"),
+        _("%(m)s min"),
+        _("%(h)s h %(m)02d min"),
+    )
 
 
 TRAIT_LABELS = {

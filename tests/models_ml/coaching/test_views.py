@@ -43,6 +43,16 @@ def test_counselor_and_staff_see_the_timeline(client):
     assert as_user(client, UserFactory(is_staff=True)).get(url).status_code == 200
 
 
+def test_staff_follow_a_run_by_push_and_the_counselor_keeps_the_polling(client):
+    session = make_session()
+    run = SuggestionRun.objects.create(session=session, status=JobStatus.RUNNING, done=1, total=4)
+    url = reverse("coaching:timeline", args=[session.pk])
+    staff_page = as_user(client, UserFactory(is_staff=True)).get(url).content.decode()
+    assert "js/jobs_live.js" in staff_page and f'data-job="{run.live_ref}"' in staff_page  # ws/jobs/ is staff-only
+    counselor_page = as_user(client, session.counselor).get(url).content.decode()
+    assert "js/jobs_live.js" not in counselor_page and 'hx-trigger="every 1s"' in counselor_page
+
+
 def test_live_sessions_have_no_timeline_yet(client):
     session = make_session(status=SessionStatus.LIVE)
     assert as_user(client, session.counselor).get(reverse("coaching:timeline", args=[session.pk])).status_code == 404

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from models_ml.finetuning.models import FineTuneJob
+from models_ml.finetuning.models import LIVE_LOSS_POINTS, FineTuneJob
 from models_ml.jobs.consumers import CLOSE_ANONYMOUS, CLOSE_FORBIDDEN
 from models_ml.jobs.live import job_snapshot, parse_ref
 from models_ml.jobs.models import JobStatus
@@ -202,6 +202,20 @@ def test_refs_and_snapshots(db):
     assert (frame["percent"], frame["step"], frame["total"]) == (25, 3, 12)
     assert frame["log_tail"] == [f"line {i}" for i in range(10, 30)]  # the last LOG_LINES lines
     assert job_snapshot(key="finetune", job_id=job.pk + 1000) is None
+
+
+def test_a_fine_tuning_frame_carries_epoch_eta_and_the_newest_loss_points(db):
+    history = [{"step": s, "epoch": s / 100, "loss": 3 - s / 100} for s in range(1, 41)]
+    history.append({"step": 40, "epoch": 0.4, "eval_loss": 2.9})
+    job = _job(status=JobStatus.RUNNING, step=40, total_steps=100, epoch=0.4, eta_seconds=3900, loss_history=history)
+    frame = job_snapshot(key="finetune", job_id=job.pk)
+    assert (frame["epoch"], frame["eta_seconds"], frame["loss_count"]) == ("0.40", 3900, 41)
+    assert frame["loss_points"] == history[-LIVE_LOSS_POINTS:] and frame["loss_points"][-1]["eval_loss"] == 2.9
+    job_finish(model=FineTuneJob, job_id=job.pk, status=JobStatus.CANCELLED)
+    frame = job_snapshot(key="finetune", job_id=job.pk)
+    assert frame["eta_seconds"] is None  # an ETA is shown only while the job runs
+    empty = job_snapshot(key="finetune", job_id=_job().pk)
+    assert (empty["loss_points"], empty["loss_count"], empty["epoch"]) == ([], 0, "0.00")
 
 
 def test_an_unreachable_layer_never_fails_a_job_write_and_pauses_the_pushes(db, monkeypatch):
