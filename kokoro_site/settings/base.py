@@ -305,7 +305,9 @@ KOKORO_MODEL_CACHE_GB = env.float("KOKORO_MODEL_CACHE_GB", default=24.0)
 # --- First-run set-up (models_ml.bootstrap) ---------------------------------------------------
 # The published KokoroChat folder (github.com/UEC-InabaLab/KokoroChat, kokorochat_dialogues/): when it
 # exists, the web process's first start imports it, trains the scorer and builds the retrieval indexes.
-KOKOROCHAT_DIR = env.path("KOKOROCHAT_DIR", default=str(BASE_DIR.parent / "shared" / "kokorochat" / "kokorochat_dialogues"))
+KOKOROCHAT_DIR = env.path(
+    "KOKOROCHAT_DIR", default=str(BASE_DIR.parent / "shared" / "kokorochat" / "kokorochat_dialogues")
+)
 # Start (or resume) that set-up when the web process starts (the tests turn it off).
 KOKORO_BOOTSTRAP_ON_START = env.bool("KOKORO_BOOTSTRAP_ON_START", default=True)
 

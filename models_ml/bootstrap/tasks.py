@@ -15,7 +15,9 @@ def import_dataset(self, job_id: int) -> str:
     )
 
 
-@shared_task(bind=True, name="models_ml.bootstrap.tasks.run_setup", soft_time_limit=5 * 60 * 60, time_limit=5 * 60 * 60 + 60)
+@shared_task(
+    bind=True, name="models_ml.bootstrap.tasks.run_setup", soft_time_limit=5 * 60 * 60, time_limit=5 * 60 * 60 + 60
+)
 def run_setup(self, run_id: int) -> str:
     """One ``SetupRun``: import, scorer, indexes (each step stores its own outcome)."""
     return services.setup_execute(run_id=run_id, task_id=self.request.id or "", hostname=self.request.hostname or "")

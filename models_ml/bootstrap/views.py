@@ -94,7 +94,10 @@ def dataset_import(request: HttpRequest) -> HttpResponse:
             if data["upload"]:
                 path = services.dataset_upload_store(upload=data["upload"])
                 job = services.dataset_import_job_create(
-                    source=path, source_name=data["upload"].name, uploaded=True, update=data["update"],
+                    source=path,
+                    source_name=data["upload"].name,
+                    uploaded=True,
+                    update=data["update"],
                     created_by=request.user,
                 )
             else:
@@ -107,5 +110,3 @@ def dataset_import(request: HttpRequest) -> HttpResponse:
             messages.success(request, MSG_IMPORT_QUEUED % {"name": job.source_name})
             return redirect("bootstrap:setup")
     return render(request, "bootstrap/setup.html", {**_context(request), "form": form}, status=400)
-
-

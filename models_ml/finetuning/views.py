@@ -15,7 +15,7 @@ from kokoro_site.permissions import staff_required
 
 from . import selectors, services
 from .forms import BuildRetrievalForm, FineTuneJobForm, RoleCardForm
-from .models import FineTuneJob, ModelVersion, RoleCard
+from .models import FineTuneJob, ModelVersion, RetrievalIndexJob, RoleCard
 
 MSG_JOB_QUEUED = _("Job #%(id)s is queued for the GPU worker.")
 MSG_JOB_CANCEL = _("Cancellation of job #%(id)s requested.")
@@ -25,6 +25,7 @@ MSG_EXAMPLES = _("%(count)s example role card(s) loaded.")
 MSG_MODEL_ACTIVE = _("“%(name)s” is now active.")
 MSG_MODEL_INACTIVE = _("“%(name)s” is now inactive.")
 MSG_RETRIEVAL = _("Building the retrieval index from the High-scored sessions…")
+MSG_INDEX_JOB = _("Index build #%(id)s (%(role)s)")
 
 
 # --- jobs ------------------------------------------------------------------------------------------
@@ -168,6 +169,10 @@ def role_cards_load_examples(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def models(request: HttpRequest) -> HttpResponse:
+    from models_ml.jobs.views import job_card_context
+
+    here = request.get_full_path()
+    index_jobs = RetrievalIndexJob.objects.order_by("-pk")[:4]
     return render(
         request,
         "partners/models.html",
@@ -175,6 +180,12 @@ def models(request: HttpRequest) -> HttpResponse:
             "versions": selectors.model_versions(),
             "configured": selectors.generation_backends_overview(),
             "retrieval_form": BuildRetrievalForm(),
+            "index_cards": [
+                job_card_context(
+                    j, label=str(MSG_INDEX_JOB % {"id": j.pk, "role": j.get_role_display()}), next_url=here
+                )
+                for j in index_jobs
+            ],
         },
     )
 
