@@ -171,3 +171,29 @@ def test_the_set_up_pages_are_for_staff_only(client):
     for name in ("bootstrap:setup", "bootstrap:status", "models_ml:scorers"):
         assert client.get(reverse(name)).status_code == 403
     assert client.post(reverse("bootstrap:start")).status_code == 403
+
+
+def test_every_staff_post_that_starts_work_answers_at_once_and_leaves_a_queued_job(
+    client, folder, django_capture_on_commit_callbacks
+):
+    """The requests only queue (the jobs run after the response, in a thread or on a worker)."""
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True))
+    posts = [
+        (reverse("bootstrap:start"), {}, SetupRun),
+        (reverse("bootstrap:import"), {"path": str(folder)}, DatasetImportJob),
+        (reverse("models_ml:scorer_train"), {"min_sessions": 10}, ScorerTrainingJob),
+        (reverse("partners:model_build_retrieval"), {"role": "client"}, RetrievalIndexJob),
+    ]
+    timings = {}
+    for url, data, model in posts:
+        before = model.objects.count()
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            started = time.perf_counter()
+            response = client.post(url, data)
+            timings[url] = time.perf_counter() - started
+        assert response.status_code == 302, (url, response.status_code)
+        assert len(callbacks) == 1 and model.objects.count() > before  # one job queued, sent after commit
+        assert model.objects.order_by("-pk").first().status == JobStatus.QUEUED
+    assert max(timings.values()) < 1.0, timings
