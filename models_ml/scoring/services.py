@@ -186,8 +186,13 @@ def scorer_training_job_execute(*, job_id: int, task_id: str = "", hostname: str
         step("Loading labelled sessions", 5)
         records = labelled_dialogues()
         step(f"{len(records)} sessions loaded", 20)
+        lines = iter(range(30, 91, 10))  # each training log line moves the bar on (at most 90 % before the end)
         row = scorer_train(
-            records=records, min_sessions=job.min_sessions, seed=job.seed, activate=False, log=lambda line: step(line)
+            records=records,
+            min_sessions=job.min_sessions,
+            seed=job.seed,
+            activate=False,
+            log=lambda line: step(line, next(lines, None)),
         )
         step(f"Trained {row.version}", 95)
         if job.activate:
