@@ -210,22 +210,33 @@ def _new_step_job(field: str, *, source: str, created_by: Any):
     return retrieval_index_job_create(role=role, created_by=created_by, dispatch=False)
 
 
-@transaction.atomic
+def _nothing_to_do(last: SetupRun | None, *, retry: bool) -> bool:
+    return last is not None and (
+        last.status in (*ACTIVE_STATUSES, JobStatus.SUCCEEDED) or (last.status == JobStatus.CANCELLED and not retry)
+    )
+
+
 def setup_start(*, source: Path | str | None = None, created_by: Any = None, retry: bool = False) -> SetupRun | None:
     """Start the set-up of ``source`` (default: ``KOKOROCHAT_DIR``) unless it ran, runs or was cancelled
     already (idempotent; None then). ``retry``: a failed or cancelled set-up runs again, its succeeded steps
     kept. Every step's job is created now (queued), so the set-up page shows them all at once."""
-    from .tasks import run_setup
-
     path = Path(source).expanduser().resolve() if source else dataset_dir()
+    # A read first: the usual answer (it ran, or runs) takes no write lock and lists no folder.
+    if _nothing_to_do(SetupRun.objects.filter(source=str(path)).order_by("-pk").first(), retry=retry):
+        return None
     try:
         source_names(path)
     except DatasetSourceError as exc:
         raise ImportJobError("source", exc.message) from None
+    return _setup_create(path=path, created_by=created_by, retry=retry)
+
+
+@transaction.atomic
+def _setup_create(*, path: Path, created_by: Any, retry: bool) -> SetupRun | None:
+    from .tasks import run_setup
+
     last = SetupRun.objects.select_for_update().filter(source=str(path)).order_by("-pk").first()
-    if last is not None and (
-        last.status in (*ACTIVE_STATUSES, JobStatus.SUCCEEDED) or (last.status == JobStatus.CANCELLED and not retry)
-    ):
+    if _nothing_to_do(last, retry=retry):
         return None
     run = SetupRun(source=str(path), created_by=created_by)
     for field, _model, _name in STEPS:
