@@ -55,7 +55,8 @@ demo: migrate
 # Embedded mode: SQLite, in-memory channel layer, Celery tasks run in-process (no broker).
 # With DATABASE_URL and REDIS_URL set, the same command also starts a Celery worker process.
 run: demo
-	@echo ""; echo "KokoroChat is served at http://$(HOST):$(PORT)/  (stop with Ctrl+C)"; echo ""
+	@echo ""; echo "KokoroChat is served at http://$(HOST):$(PORT)/  (stop with Ctrl+C)"; \
+	  echo "With the published dataset at KOKOROCHAT_DIR, the first start sets up data and models in the background (staff: /ml/setup/)."; echo ""
 	@if [ -n "$$REDIS_URL" ]; then \
 	  export DB_CONN_MAX_AGE=$${DB_CONN_MAX_AGE:-60}; mkdir -p var; \
 	  $(BIN)/celery -A kokoro_site worker -Q default -l info --concurrency 2 & \

@@ -17,6 +17,8 @@ urlpatterns = [
     path("ml/practice/", include("models_ml.practice.urls")),
     path("ml/arena/", include("models_ml.arena.urls")),
     path("ml/coaching/", include("models_ml.coaching.urls")),
+    path("ml/jobs/", include("models_ml.jobs.urls")),
+    path("ml/setup/", include("models_ml.bootstrap.urls")),
     path("ml/", include("models_ml.scoring.urls")),
 ]
 

@@ -209,6 +209,20 @@ MATRIX = [
     ("arena:labels", None, GET, None, STAFF_ONLY),
     ("arena:job_detail", lambda w: ["judge", 999999], GET, None, STAFF_404),
     ("arena:job_progress", lambda w: ["eval", 999999], GET, None, STAFF_404),
+    ("arena:arena_board", lambda w: [999999], GET, None, STAFF_404),
+    # auto-scorer versions, training, activation (issue 16): staff only
+    ("models_ml:scorers", None, GET, None, STAFF_ONLY),
+    ("models_ml:scorer_train", None, POST, None, (LOGIN, 403, 403, 403, 302)),
+    ("models_ml:scorer_activate", lambda w: [999999], POST, None, STAFF_404),
+    # the card and the cancel button of any job: staff only
+    ("jobs:card", lambda w: ["bootstrap.setuprun", 999999], GET, None, STAFF_404),
+    ("jobs:cancel", lambda w: ["bootstrap.setuprun", 999999], POST, None, STAFF_404),
+    # first-run set-up and dataset imports from the site: staff only
+    ("bootstrap:setup", None, GET, None, STAFF_ONLY),
+    ("bootstrap:status", None, GET, None, STAFF_ONLY),
+    ("bootstrap:start", None, POST, None, (LOGIN, 403, 403, 403, 302)),
+    ("bootstrap:cancel", lambda w: [999999], POST, None, STAFF_404),
+    ("bootstrap:import", None, POST, None, (LOGIN, 403, 403, 403, 400)),  # staff: no folder given
 ]
 
 # Reachable only through a method the view refuses before anything else.

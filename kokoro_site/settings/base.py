@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "models_ml.practice",
     "models_ml.arena",
     "models_ml.coaching",
+    "models_ml.bootstrap",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "roleplay.context_processors.notifications",
+                "models_ml.bootstrap.context_processors.setup_notice",
             ],
         },
     },
@@ -302,6 +304,15 @@ KOKORO_MODEL_CACHE_GB = env.float("KOKORO_MODEL_CACHE_GB", default=24.0)
 # Job pages get progress pushed over ws/jobs/; they also re-read their progress fragment this often (seconds),
 # the slow fallback for when the socket is down.
 KOKORO_JOBS_POLL_S = env.int("KOKORO_JOBS_POLL_S", default=15)
+
+# --- First-run set-up (models_ml.bootstrap) ---------------------------------------------------
+# The published KokoroChat folder (github.com/UEC-InabaLab/KokoroChat, kokorochat_dialogues/): when it
+# exists, the web process's first start imports it, trains the scorer and builds the retrieval indexes.
+KOKOROCHAT_DIR = env.path(
+    "KOKOROCHAT_DIR", default=str(BASE_DIR.parent / "shared" / "kokorochat" / "kokorochat_dialogues")
+)
+# Start (or resume) that set-up when the web process starts (the tests turn it off).
+KOKORO_BOOTSTRAP_ON_START = env.bool("KOKORO_BOOTSTRAP_ON_START", default=True)
 
 # --- Fine-tuning (models_ml.finetuning) ------------------------------------------------------
 # Base models suggested on the new-job form (paths or hub names).

@@ -12,6 +12,7 @@ KOKORO_CHAT_RATE_LIMIT = env.int("KOKORO_CHAT_RATE_LIMIT", default=1000)
 KOKORO_CHAT_FRAME_LIMIT = env.int("KOKORO_CHAT_FRAME_LIMIT", default=100_000)
 KOKORO_CHAT_SYNC_LIMIT = env.int("KOKORO_CHAT_SYNC_LIMIT", default=100_000)
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+KOKORO_BOOTSTRAP_ON_START = False  # a test starts the set-up itself
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405

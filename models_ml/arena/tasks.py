@@ -38,3 +38,11 @@ def run_evaluation(job_id: int) -> str:
 @shared_task(name="models_ml.arena.tasks.run_labels", **_OPTS)
 def run_labels(job_id: int) -> str:
     return _run(LabelJob, job_id, services.label_job_execute)
+
+
+@shared_task(
+    name="models_ml.arena.tasks.advance_arena_dialogue", ignore_result=True, soft_time_limit=600, time_limit=660
+)
+def advance_arena_dialogue(dialogue_id: int) -> str:
+    """The human arena's next step (client turn + two replies), out of the request."""
+    return services.arena_dialogue_advance(dialogue_id=dialogue_id)

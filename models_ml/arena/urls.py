@@ -12,6 +12,7 @@ urlpatterns = [
     path("battle/", views.arena_start, name="arena_start"),
     path("battle/<int:dialogue_id>/", views.arena_dialogue, name="arena_dialogue"),
     path("battle/<int:dialogue_id>/judge/", views.arena_judge, name="arena_judge"),
+    path("battle/<int:dialogue_id>/board/", views.arena_board, name="arena_board"),
     path("judge-jobs/", views.judge_jobs, name="judge_jobs"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("evaluations/", views.evaluations, name="evaluations"),

@@ -102,7 +102,7 @@ def arena_start(request: HttpRequest) -> HttpResponse:
 def _candidates(dialogue: ArenaDialogue) -> list[dict[str, str]]:
     """The pending replies in the order shown, WITHOUT telling which model wrote which."""
     pending = dialogue.pending
-    if not pending:
+    if not pending or services.is_generating(dialogue):
         return []
     return [{"position": str(i), "text": pending[side]} for i, side in enumerate(pending["order"], start=1)]
 
@@ -114,6 +114,7 @@ def _arena_context(dialogue: ArenaDialogue, error: str = "") -> dict[str, Any]:
         "token": dialogue.pending.get("token", ""),
         "error": error,
         "judged": dialogue.battles.count(),
+        "generating": services.is_generating(dialogue) and not dialogue.finished,
         "tab": "arena",
     }
 
@@ -122,6 +123,13 @@ def _arena_context(dialogue: ArenaDialogue, error: str = "") -> dict[str, Any]:
 def arena_dialogue(request: HttpRequest, dialogue_id: int) -> HttpResponse:
     dialogue = get_object_or_404(ArenaDialogue.objects.select_related("role_card"), pk=dialogue_id)
     return render(request, "arena/arena_dialogue.html", _arena_context(dialogue))
+
+
+@staff_required
+def arena_board(request: HttpRequest, dialogue_id: int) -> HttpResponse:
+    """The board alone: polled by htmx while the next replies are being generated."""
+    dialogue = get_object_or_404(ArenaDialogue.objects.select_related("role_card"), pk=dialogue_id)
+    return render(request, "arena/_arena_board.html", _arena_context(dialogue))
 
 
 @staff_required

@@ -24,8 +24,8 @@ from .models import (
 )
 
 ERR_NO_MODEL = _(
-    "No %(kind)s model is configured: activate a model version, set KOKORO_GENERATION_BACKENDS, "
-    "or run “python manage.py build_retrieval_index”."
+    "No %(kind)s model is available yet: staff can build the retrieval partner on the Models page or run the "
+    "set-up, or activate a trained model version."
 )
 ERR_VERSION_UNAVAILABLE = _("This model version does not exist or is not active.")
 

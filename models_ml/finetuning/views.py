@@ -25,6 +25,7 @@ MSG_EXAMPLES = _("%(count)s example role card(s) loaded.")
 MSG_MODEL_ACTIVE = _("“%(name)s” is now active.")
 MSG_MODEL_INACTIVE = _("“%(name)s” is now inactive.")
 MSG_RETRIEVAL = _("Building the retrieval index from the High-scored sessions…")
+MSG_INDEX_JOB = _("Index build #%(id)s (%(role)s)")
 
 
 # --- jobs ------------------------------------------------------------------------------------------
@@ -168,6 +169,10 @@ def role_cards_load_examples(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def models(request: HttpRequest) -> HttpResponse:
+    from models_ml.jobs.views import job_card_context
+
+    here = request.get_full_path()
+    index_jobs = selectors.retrieval_index_jobs(limit=4)
     return render(
         request,
         "partners/models.html",
@@ -175,7 +180,12 @@ def models(request: HttpRequest) -> HttpResponse:
             "versions": selectors.model_versions(),
             "configured": selectors.generation_backends_overview(),
             "retrieval_form": BuildRetrievalForm(),
-            "retrieval_jobs": selectors.retrieval_index_jobs(),
+            "index_cards": [
+                job_card_context(
+                    j, label=str(MSG_INDEX_JOB % {"id": j.pk, "role": j.get_role_display()}), next_url=here
+                )
+                for j in index_jobs
+            ],
         },
     )
 

@@ -96,3 +96,21 @@ class CountedJob(Job):
 
     def counted_progress(self) -> int:
         return min(100, round(100 * (self.done + self.failed) / self.total)) if self.total else 0
+
+
+class JobLogEntry(models.Model):
+    """One line of a job's log (any job type: ``job_type`` is the model's ``app_label.modelname``).
+
+    Written by ``models_ml.jobs.control.job_log``; the job cards show the last lines."""
+
+    job_type = models.CharField(max_length=60)
+    job_id = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    line = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["job_type", "job_id", "id"], name="jobs_log_job_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.job_type}#{self.job_id}: {self.line}"

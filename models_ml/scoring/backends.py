@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from models_ml.jobs.cache import model_cache
 
 from .artifacts import load_model
-from .base import ERR_NO_MODEL, ScorePrediction, Scorer, ScorerError, register_backend
+from .base import CODE_NO_MODEL, ERR_NO_MODEL, ScorePrediction, Scorer, ScorerError, register_backend
 from .records import LabelledDialogue
 
 if TYPE_CHECKING:  # sklearn is imported only when a model is used, not at app start-up
@@ -52,7 +52,7 @@ def load_cpu_scorer() -> CpuScorer:
 
     row = active_scorer_model(backend="cpu")
     if row is None:
-        raise ScorerError(message=ERR_NO_MODEL)
+        raise ScorerError(CODE_NO_MODEL, ERR_NO_MODEL)
     path = model_path(row.path)
     mtime = path.stat().st_mtime if path.is_file() else -1.0
     key = f"{CACHE_PREFIX}{row.version}:{row.sha256}:{mtime}"
@@ -68,7 +68,7 @@ def load_llm_scorer() -> Scorer:
     try:
         module = importlib.import_module("models_ml.scoring.llm_scorer")
     except ImportError:
-        raise ScorerError(message=ERR_LLM_UNAVAILABLE) from None
+        raise ScorerError(CODE_NO_MODEL, ERR_LLM_UNAVAILABLE) from None
     return module.load_scorer()
 
 

@@ -13,7 +13,8 @@ from kokoro_site.errors import ServiceError
 from .records import LabelledDialogue
 
 ERR_UNKNOWN_BACKEND = _("Unknown scorer backend: %(name)s.")
-ERR_NO_MODEL = _("No trained scorer model yet: run “python manage.py train_scorer”.")
+ERR_NO_MODEL = _("No auto-scorer has been trained yet.")
+CODE_NO_MODEL = "no_model"  # a ScorerError with this code: the prediction waits for a scorer (not a failure)
 ERR_MODEL_FILE_MISSING = _("The scorer model file is missing: %(path)s.")
 ERR_MODEL_CHECKSUM = _("The scorer model file is corrupt (checksum mismatch): %(path)s.")
 ERR_MODEL_UNREADABLE = _("The scorer model file cannot be read: %(path)s.")

@@ -20,7 +20,7 @@ from models_ml.jobs.cache import cached_backend
 from models_ml.llm.backends import GenerationBackend, GenerationError
 from models_ml.llm.data import Turn, format_transcript, parse_scores
 from models_ml.llm.prompts import SCORE_SYSTEM_PROMPT
-from models_ml.scoring.base import ScorePrediction, ScorerError
+from models_ml.scoring.base import CODE_NO_MODEL, ScorePrediction, ScorerError
 from models_ml.scoring.records import LabelledDialogue
 
 ERR_NO_SCORER_MODEL = _("No LLM scorer model is configured: finish a score-prediction fine-tuning job first.")
@@ -88,9 +88,9 @@ def load_scorer() -> LLMScorer:
     try:
         config = dict(generation_backend_config(kind="scorer"))
     except NoModelError:
-        raise ScorerError(message=ERR_NO_SCORER_MODEL) from None
+        raise ScorerError(CODE_NO_MODEL, ERR_NO_SCORER_MODEL) from None
     if (config.get("backend") or "retrieval") == "retrieval":
-        raise ScorerError(message=ERR_NO_SCORER_MODEL)
+        raise ScorerError(CODE_NO_MODEL, ERR_NO_SCORER_MODEL)
     label = _version_label(config)
     config.pop("version_label", None)
     try:

@@ -38,6 +38,7 @@ class PredictionStatus(models.TextChoices):
     DONE = "done", _("Done")
     FAILED = "failed", _("Failed")
     SKIPPED = "skipped", _("Skipped")
+    WAITING = "waiting", _("Waiting for the auto-scorer")  # no active scorer yet: scored once one is active
 
 
 class Prediction(models.Model):

@@ -84,9 +84,15 @@ def panel_context(session) -> dict:
     item_mae = None
     if done and feedback:
         item_mae = sum(abs(r["diff"]) for r in rows) / len(rows)
+    training = None
+    if prediction is not None and prediction.status == PredictionStatus.WAITING:
+        from .models import ScorerTrainingJob
+
+        training = ScorerTrainingJob.objects.filter(status__in=("queued", "running")).order_by("-pk").first()
     return {
         "session": session,
         "prediction": prediction,
+        "training": training,
         "done": done,
         "feedback": feedback,
         "rows": rows,

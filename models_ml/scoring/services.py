@@ -13,13 +13,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from kokoro_site.errors import ServiceError
+from models_ml.jobs.control import job_log
 from models_ml.jobs.services import job_claim, job_dispatch, job_fail, job_fail_unexpected, job_finish, job_progress
 from roleplay.models import Session
 from roleplay.notify import session_notify
 
 from .artifacts import new_version, save_model
 from .backends import clear_cache
-from .base import ERR_TOO_FEW_MESSAGES, ERR_TOO_FEW_SESSIONS, ScorerError, get_scorer
+from .base import CODE_NO_MODEL, ERR_TOO_FEW_MESSAGES, ERR_TOO_FEW_SESSIONS, ScorerError, get_scorer
 from .models import Prediction, PredictionStatus, ScorerModel, ScorerTrainingJob
 from .records import LabelledDialogue
 
@@ -108,7 +109,26 @@ def scorer_model_activate(*, scorer_model: ScorerModel) -> ScorerModel:
     scorer_model.is_active = True
     scorer_model.save(update_fields=["is_active"])
     transaction.on_commit(clear_cache)
+    predictions_waiting_rescore_queue()  # sessions that waited for a scorer are scored now
     return scorer_model
+
+
+def predictions_waiting_rescore_queue() -> None:
+    """Queue (after commit) the job that scores every session waiting for a scorer."""
+    from .tasks import rescore_waiting
+
+    if not Prediction.objects.filter(status=PredictionStatus.WAITING).exists():
+        return
+    job_dispatch(task=rescore_waiting, args=[], embedded_thread=settings.KOKORO_FINETUNE_EMBEDDED_THREAD)
+
+
+def predictions_waiting_rescore() -> int:
+    """Every prediction that waits for a scorer becomes pending and is scored (its page updates when the
+    result is pushed, or at its next poll). Returns how many were queued."""
+    ids = list(Prediction.objects.filter(status=PredictionStatus.WAITING).values_list("session_id", flat=True))
+    for session_id in ids:
+        prediction_request(session_id=session_id)
+    return len(ids)
 
 
 # --- scorer training as a job ------------------------------------------------------------------------------
@@ -123,9 +143,15 @@ def scorer_training_stale_after_s() -> float:
 
 @transaction.atomic
 def scorer_training_job_create(
-    *, min_sessions: int = DEFAULT_MIN_SESSIONS, seed: int = 0, activate: bool = True, created_by=None
+    *,
+    min_sessions: int = DEFAULT_MIN_SESSIONS,
+    seed: int = 0,
+    activate: bool = True,
+    created_by=None,
+    dispatch: bool = True,
 ) -> ScorerTrainingJob:
-    """Queue a CPU scorer training on the database's labelled sessions (sent after commit)."""
+    """Queue a CPU scorer training on the database's labelled sessions (sent after commit; ``dispatch=False``:
+    the caller runs it, e.g. as a step of the first-run set-up)."""
     from .tasks import train_scorer
 
     if isinstance(min_sessions, bool) or not isinstance(min_sessions, int) or min_sessions < ABSOLUTE_MIN_SESSIONS:
@@ -133,29 +159,49 @@ def scorer_training_job_create(
     job = ScorerTrainingJob.objects.create(
         min_sessions=min_sessions, seed=max(0, int(seed)), activate=activate, created_by=created_by
     )
-    job_dispatch(task=train_scorer, args=[job.pk], embedded_thread=settings.KOKORO_FINETUNE_EMBEDDED_THREAD)
+    if dispatch:
+        job_dispatch(task=train_scorer, args=[job.pk], embedded_thread=settings.KOKORO_FINETUNE_EMBEDDED_THREAD)
     return job
 
 
+class _Cancelled(Exception):
+    """The job was cancelled (or reaped) while it ran: stop without storing a result."""
+
+
 def scorer_training_job_execute(*, job_id: int, task_id: str = "", hostname: str = "") -> str:
-    """Claim and run one training; the scorer version (or the reason) is stored on the job."""
+    """Claim and run one training; the scorer version (or the reason) is stored on the job. A job cancelled
+    while it runs stops at its next progress line and activates nothing."""
     from .selectors import labelled_dialogues
 
     job = job_claim(model=ScorerTrainingJob, job_id=job_id, task_id=task_id, hostname=hostname)
     if job is None:
         return "skipped"
-    job_progress(model=ScorerTrainingJob, job_id=job.pk, progress=5, message="Loading labelled sessions")
+
+    def step(line: str, progress: int | None = None) -> None:
+        job_log(model=ScorerTrainingJob, job_id=job.pk, line=line)
+        if not job_progress(model=ScorerTrainingJob, job_id=job.pk, progress=progress, message=line):
+            raise _Cancelled
+
     try:
+        step("Loading labelled sessions", 5)
         records = labelled_dialogues()
-        job_progress(model=ScorerTrainingJob, job_id=job.pk, progress=20, message=f"{len(records)} sessions loaded")
+        step(f"{len(records)} sessions loaded", 20)
+        lines = iter(range(30, 91, 10))  # each training log line moves the bar on (at most 90 % before the end)
         row = scorer_train(
             records=records,
             min_sessions=job.min_sessions,
             seed=job.seed,
-            activate=job.activate,
-            log=lambda line: job_progress(model=ScorerTrainingJob, job_id=job.pk, message=line),
+            activate=False,
+            log=lambda line: step(line, next(lines, None)),
         )
+        step(f"Trained {row.version}", 95)
+        if job.activate:
+            scorer_model_activate(scorer_model=row)
+            job_log(model=ScorerTrainingJob, job_id=job.pk, line=f"{row.version} is now the active scorer")
+    except _Cancelled:
+        return "cancelled"
     except TrainingError as exc:
+        job_log(model=ScorerTrainingJob, job_id=job.pk, line=_english(exc.message))
         job_fail(model=ScorerTrainingJob, job_id=job.pk, reason=str(exc.message), code="too_few_sessions")
         return "failed"
     except Exception as exc:  # every failure ends in a stored, readable state
@@ -211,9 +257,9 @@ def prediction_compute(*, session_id: int) -> Prediction:
         with translation.override("en"):  # a stored reason is the English source, translated when shown
             result = get_scorer(backend).predict(dialogue)
     except ScorerError as exc:
-        return _prediction_store(
-            session_id=session.pk, backend=backend, status=PredictionStatus.FAILED, reason=str(exc)
-        )
+        # No scorer yet is a state, not a failure: the session is scored once a scorer is activated.
+        status = PredictionStatus.WAITING if exc.code == CODE_NO_MODEL else PredictionStatus.FAILED
+        return _prediction_store(session_id=session.pk, backend=backend, status=status, reason=str(exc))
     return _prediction_store(
         session_id=session.pk,
         backend=backend,

@@ -31,3 +31,9 @@ def train_scorer(self, job_id: int) -> str:
     return services.scorer_training_job_execute(
         job_id=job_id, task_id=self.request.id or "", hostname=self.request.hostname or ""
     )
+
+
+@shared_task(name="models_ml.scoring.tasks.rescore_waiting", soft_time_limit=10 * 60, time_limit=11 * 60)
+def rescore_waiting() -> int:
+    """A scorer became active: score every session whose prediction waited for one."""
+    return services.predictions_waiting_rescore()

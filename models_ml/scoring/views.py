@@ -1,15 +1,32 @@
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from kokoro_site.permissions import staff_required
 from roleplay.models import Session, SessionSource
 
-from .models import PredictionStatus
+from .models import Prediction, PredictionStatus, ScorerModel, ScorerTrainingJob
 from .presenters import panel_context
 from .selectors import active_scorer_model, prediction_errors, prediction_list
+from .services import (
+    ABSOLUTE_MIN_SESSIONS,
+    DEFAULT_MIN_SESSIONS,
+    TrainingError,
+    scorer_model_activate,
+    scorer_training_job_create,
+)
+
+
+class ScorerTrainingForm(forms.Form):
+    min_sessions = forms.IntegerField(
+        label=_("Minimum labelled sessions"), min_value=ABSOLUTE_MIN_SESSIONS, initial=DEFAULT_MIN_SESSIONS
+    )
 
 
 @login_required
@@ -56,3 +73,53 @@ def predictions(request):
             "scorer": active_scorer_model(backend="cpu"),
         },
     )
+
+
+# --- scorer versions: train and activate from the site ---------------------------------------------------
+
+MSG_TRAINING_QUEUED = _("Scorer training #%(id)s is queued; its progress is shown below.")
+MSG_SCORER_ACTIVE = _("“%(version)s” is now the active scorer; sessions waiting for a prediction are being scored.")
+
+
+@staff_required
+def scorers(request):
+    """Scorer versions with their validation and evaluation figures, activation, training jobs."""
+    from models_ml.jobs.views import job_card_context
+
+    jobs = ScorerTrainingJob.objects.select_related("scorer_model")[:5]
+    return render(
+        request,
+        "models_ml/scorers.html",
+        {
+            "scorer": active_scorer_model(backend="cpu"),
+            "versions": ScorerModel.objects.all()[:30],
+            "cards": [job_card_context(j, label=str(_("Scorer training #%(id)s") % {"id": j.pk})) for j in jobs],
+            "form": ScorerTrainingForm(),
+            "waiting": Prediction.objects.filter(status=PredictionStatus.WAITING).count(),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def scorer_train(request):
+    form = ScorerTrainingForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect("models_ml:scorers")
+    try:
+        job = scorer_training_job_create(min_sessions=form.cleaned_data["min_sessions"], created_by=request.user)
+    except TrainingError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, MSG_TRAINING_QUEUED % {"id": job.pk})
+    return redirect("models_ml:scorers")
+
+
+@staff_required
+@require_POST
+def scorer_activate(request, scorer_id: int):
+    row = get_object_or_404(ScorerModel, pk=scorer_id)
+    scorer_model_activate(scorer_model=row)
+    messages.success(request, MSG_SCORER_ACTIVE % {"version": row.version})
+    return redirect("models_ml:scorers")

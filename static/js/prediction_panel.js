@@ -59,6 +59,11 @@
       if (body && body.dataset.status === "pending") refresh(); /* catch up after a reconnect */
     }
   });
+  /* A prediction that is pending or waits for a scorer is polled too: it updates without a socket. */
+  window.setInterval(() => {
+    const body = document.getElementById("ml-prediction-body");
+    if (body && (body.dataset.status === "pending" || body.dataset.status === "waiting")) refresh();
+  }, 5000);
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
   else draw();
   window.KokoroPredictionPanel = { refresh };

@@ -177,7 +177,7 @@ def test_arena_simulation_list_row_follows_its_job(asgi_live_server, browser, se
     page.goto(base + reverse("arena:simulations"))
     root = f'[data-job="arena_simulation:{job.pk}"]'
     page.wait_for_function(f"document.querySelector('{root}').hasAttribute('data-pushed')")
-    row = page.locator("tr", has=page.locator(root))
+    row = page.locator("[data-job-scope]", has=page.locator(root))  # the job card (models_ml/jobs)
     assert row.locator("[data-job-show=failed]").is_hidden()
 
     _in_worker(job_count, model=SimulationJob, job_id=job.pk, field="done", turns=7)
@@ -251,8 +251,8 @@ def test_models_page_follows_a_retrieval_index_build(asgi_live_server, browser, 
         f"document.querySelector('{root} [data-job-field=bar]').getAttribute('aria-valuenow') === '60'"
     )
     assert page.locator(f"{root} [data-job-field=message]").inner_text() == "Indexing"
-    row = page.locator("tr", has=page.locator(root))
+    row = page.locator("[data-job-scope]", has=page.locator(root))  # the job card (models_ml/jobs)
     _in_worker(job_finish, model=RetrievalIndexJob, job_id=job.pk, status=JobStatus.FAILED, error="No sessions.")
     page.wait_for_function(f"document.querySelector('{root}').getAttribute('data-status') === 'failed'")
-    assert "pt-status-failed" in row.locator("[data-job-field=status]").get_attribute("class")
+    assert "job-status-failed" in row.locator("[data-job-field=status]").get_attribute("class")
     assert row.locator("[data-job-field=error]").inner_text() == "No sessions."

@@ -181,10 +181,12 @@ def judge_job_execute(*, job_id: int) -> str:
         for pair in pairs:
             try:
                 _judge_pair(job, backend, name, rng, pair)
-                job_count(model=JudgeJob, job_id=job.pk, field="done")
+                still_running = job_count(model=JudgeJob, job_id=job.pk, field="done")
             except (GenerationError, ValueError) as exc:
                 failures.append(str(exc))
-                job_count(model=JudgeJob, job_id=job.pk, field="failed")
+                still_running = job_count(model=JudgeJob, job_id=job.pk, field="failed")
+            if not still_running:  # cancelled from its page (or reaped): stop here
+                break
         _finish(job, results={"failures": failures[:50]})
     except Exception as exc:
         logger.exception("judge job %s failed", job_id)

@@ -108,10 +108,12 @@ def label_job_execute(*, job_id: int) -> str:
                         **rated.means,
                     )
                     labels[str(session_id)] = rated.means
-                job_count(model=LabelJob, job_id=job.pk, field="done")
+                still_running = job_count(model=LabelJob, job_id=job.pk, field="done")
             except (GenerationError, ValueError) as exc:
                 failures[str(session_id)] = str(exc)
-                job_count(model=LabelJob, job_id=job.pk, field="failed")
+                still_running = job_count(model=LabelJob, job_id=job.pk, field="failed")
+            if not still_running:  # cancelled from its page (or reaped): stop here
+                break
         _finish(job, results={"labels": labels, "failures": failures})
     except Exception as exc:
         logger.exception("label job %s failed", job_id)

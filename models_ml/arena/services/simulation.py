@@ -172,9 +172,10 @@ def simulation_job_execute(*, job_id: int) -> str:
                 item.save(update_fields=["status", "error"])
             else:
                 simulate_one(job=job, item=item)
-            job_count(
+            if not job_count(
                 model=SimulationJob, job_id=job.pk, field="done" if item.status == JobStatus.SUCCEEDED else "failed"
-            )
+            ):
+                break  # cancelled from its page (or reaped): no further session
         job.refresh_from_db()
         _finish(job, fidelity=selectors.job_fidelity(job))
     except Exception as exc:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from feedback.dataset.exporter import export_audit_create
+from models_ml.jobs.control import job_log
 from models_ml.jobs.services import (
     job_claim,
     job_dispatch,
@@ -36,6 +37,7 @@ from .common import (
 )
 from .versions import (
     model_version_create,
+    model_version_set_active,
 )
 
 logger = logging.getLogger(__name__)
@@ -88,14 +90,20 @@ def retrieval_index_stale_after_s() -> float:
 
 
 @transaction.atomic
-def retrieval_index_job_create(*, role: str, activate: bool = True, created_by: Any = None) -> RetrievalIndexJob:
-    """Queue a retrieval-index build (sent after commit; embedded mode: a background thread)."""
+def retrieval_index_job_create(
+    *, role: str, activate: bool = True, created_by: Any = None, dispatch: bool = True
+) -> RetrievalIndexJob:
+    """Queue a retrieval-index build (sent after commit; embedded mode: a background thread). ``dispatch=False``:
+    the caller runs it (a step of the first-run set-up)."""
     from ..tasks import build_retrieval_index
 
     if role not in (ModelKind.COUNSELOR, ModelKind.CLIENT):
         raise PartnersError("role", ERR_TARGET_ROLE)
     job = RetrievalIndexJob.objects.create(role=role, activate=activate, created_by=created_by)
-    job_dispatch(task=build_retrieval_index, args=[job.pk], embedded_thread=settings.KOKORO_FINETUNE_EMBEDDED_THREAD)
+    if dispatch:
+        job_dispatch(
+            task=build_retrieval_index, args=[job.pk], embedded_thread=settings.KOKORO_FINETUNE_EMBEDDED_THREAD
+        )
     return job
 
 
@@ -104,16 +112,29 @@ def retrieval_index_job_execute(*, job_id: int, task_id: str = "", hostname: str
     job = job_claim(model=RetrievalIndexJob, job_id=job_id, task_id=task_id, hostname=hostname)
     if job is None:
         return "skipped"
-    job_progress(model=RetrievalIndexJob, job_id=job.pk, progress=5, message="Reading High-scored sessions")
+
+    def step(line: str, progress: int) -> bool:
+        job_log(model=RetrievalIndexJob, job_id=job.pk, line=line)
+        return job_progress(model=RetrievalIndexJob, job_id=job.pk, progress=progress, message=line)
+
+    step(f"Building the {job.role} index from the High-scored sessions", 5)
     try:
-        version = retrieval_index_build(role=job.role, activate=job.activate)
+        version = retrieval_index_build(role=job.role, activate=False)
     except PartnersError as exc:
+        job_log(model=RetrievalIndexJob, job_id=job.pk, line=str(exc.message))
         job_fail(model=RetrievalIndexJob, job_id=job.pk, reason=str(exc.message), code=exc.code)
         return JobStatus.FAILED
     except Exception as exc:  # every failure ends in a stored, readable state
         logger.exception("retrieval index job %s failed", job_id)
         job_fail_unexpected(model=RetrievalIndexJob, job_id=job.pk, exc=exc)
         return JobStatus.FAILED
+    metrics = version.metrics
+    line = f"Indexed {metrics.get('indexed_replies')} replies of {metrics.get('dialogues')} dialogues"
+    if not step(f"{line} in {metrics.get('build_s')} s", 95):  # cancelled meanwhile: nothing is activated
+        return JobStatus.CANCELLED
+    if job.activate:
+        model_version_set_active(version=version, active=True)
+        job_log(model=RetrievalIndexJob, job_id=job.pk, line=f"{version.name} is now active")
     job_finish(model=RetrievalIndexJob, job_id=job.pk, model_version=version, message=version.name)
     return JobStatus.SUCCEEDED
 

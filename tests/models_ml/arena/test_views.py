@@ -75,24 +75,36 @@ def test_simulation_form_errors_are_shown(client, staff_user, role_card):
     assert not SimulationJob.objects.exists()
 
 
-def test_arena_page_hides_model_names_and_htmx_pick_returns_the_next_pair(client, staff_user, version, role_card):
+def test_arena_page_hides_model_names_and_htmx_pick_returns_the_next_pair(
+    client, staff_user, version, role_card, django_capture_on_commit_callbacks
+):
     client.force_login(staff_user)
     good, plain, c = version("counselor-good"), version("counselor-plain"), version("client", kind="client")
-    response = client.post(
-        reverse("arena:arena_start"),
-        {"role_card": role_card.pk, "model_a": good.pk, "model_b": plain.pk, "client_version": c.pk},
-    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            reverse("arena:arena_start"),
+            {"role_card": role_card.pk, "model_a": good.pk, "model_b": plain.pk, "client_version": c.pk},
+        )
     dialogue = ArenaDialogue.objects.get()
     assert response["Location"] == reverse("arena:arena_dialogue", args=[dialogue.pk])
+    waiting = client.get(response["Location"]).content.decode()  # the start answered before any generation
+    assert 'data-generating="yes"' in waiting and reverse("arena:arena_board", args=[dialogue.pk]) in waiting
+    callbacks[0]()  # the job: greeting + first pair
     page = client.get(response["Location"]).content.decode()
+    assert 'data-generating="no"' in page
     assert "counselor-good" not in page and "counselor-plain" not in page
-    fragment = client.post(
-        reverse("arena:arena_judge", args=[dialogue.pk]),
-        {"position": "1", "token": dialogue.pending["token"]},
-        HTTP_HX_REQUEST="true",
-    )
-    assert fragment.status_code == 200 and 'id="ar-board"' in fragment.content.decode()
-    assert dialogue.battles.count() == 1
+    dialogue.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        fragment = client.post(
+            reverse("arena:arena_judge", args=[dialogue.pk]),
+            {"position": "1", "token": dialogue.pending["token"]},
+            HTTP_HX_REQUEST="true",
+        )
+    assert fragment.status_code == 200 and 'data-generating="yes"' in fragment.content.decode()
+    assert dialogue.battles.count() == 1 and len(callbacks) == 1
+    callbacks[0]()
+    board = client.get(reverse("arena:arena_board", args=[dialogue.pk])).content.decode()
+    assert 'data-generating="no"' in board and 'name="position"' in board
 
 
 def test_leaderboard_renders_chart_data_safely(client, staff_user):

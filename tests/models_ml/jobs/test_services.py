@@ -29,6 +29,8 @@ EXPECTED_TYPES = {
     "arena_eval",
     "arena_label",
     "coaching_suggestions",
+    "dataset_import",
+    "setup_run",
 }
 
 

@@ -82,11 +82,11 @@ def test_too_short_session_is_skipped_with_reason(active_model):
 
 
 @pytest.mark.django_db
-def test_without_a_trained_model_the_prediction_fails_with_no_model_reason():
+def test_without_a_trained_model_the_prediction_waits_for_one_with_the_reason():
     clear_cache()
     session = make_session_with_messages(n=10)
     p = prediction_compute(session_id=session.pk)
-    assert p.status == PredictionStatus.FAILED
+    assert p.status == PredictionStatus.WAITING  # a state, not a failure (issue 16)
     assert p.reason_text == str(ERR_NO_MODEL)
 
 

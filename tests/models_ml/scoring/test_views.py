@@ -4,6 +4,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from models_ml.scoring.backends import clear_cache
+from models_ml.scoring.base import ERR_NO_MODEL
 from models_ml.scoring.models import Prediction, PredictionStatus
 from models_ml.scoring.services import prediction_compute, scorer_train
 from tests.factories import FeedbackFactory, UserFactory
@@ -54,8 +55,15 @@ def test_panel_explains_missing_model_and_pending_states(client, db):
     prediction_compute(session_id=session.pk)  # no model trained
     client.force_login(session.counselor)
     html = _panel(client, session).content.decode()
-    assert Prediction.objects.get(session=session).status == PredictionStatus.FAILED
-    assert "train_scorer" in html
+    assert Prediction.objects.get(session=session).status == PredictionStatus.WAITING
+    assert 'data-status="waiting"' in html and "errorlist" not in html  # neutral, never a red failure
+    assert "manage.py" not in html and "scorer/train/" not in html  # no shell command, no staff button
+    assert "ml-waiting" in html
+    staff = UserFactory(is_staff=True)
+    client.force_login(staff)
+    staff_html = _panel(client, session).content.decode()
+    assert "scorer/train/" in staff_html and str(ERR_NO_MODEL) in staff_html  # the reason and a button
+    client.force_login(session.counselor)
     Prediction.objects.filter(session=session).update(status=PredictionStatus.PENDING, reason="")
     assert 'data-status="pending"' in _panel(client, session).content.decode()
 
