@@ -30,6 +30,10 @@ def review_session_get(*, session_id: int, user) -> PracticeSession:
     return practice
 
 
+def has_spoken(*, session_id: int, role: str) -> bool:
+    return Message.objects.filter(session_id=session_id, role=role).exists()
+
+
 def review_transcript(*, session_id: int) -> list[Message]:
     return list(Message.objects.filter(session_id=session_id).order_by("seq"))
 

@@ -25,6 +25,7 @@ class StartForm(forms.Form):
     role_card = forms.IntegerField(required=False, min_value=1)
 
 
+MSG_LEFT_EMPTY = _("You left the practice session before saying anything, so there is nothing to rate or review.")
 ERR_FORM = _("The practice request was invalid: %(detail)s")
 
 
@@ -68,7 +69,11 @@ def end(request: HttpRequest, session_id: int) -> HttpResponse:
         session = practice_session_end(session_id=session_id, user=request.user)
     except PracticeError as exc:
         raise Http404(exc.message) from None
-    return redirect(session_next_url(session_id=session.pk, role=session.role_of(request.user)))
+    role = session.role_of(request.user)
+    if not selectors.has_spoken(session_id=session.pk, role=role):  # nothing to rate or review: no dead end
+        messages.info(request, MSG_LEFT_EMPTY)
+        return redirect("roleplay:dashboard")
+    return redirect(session_next_url(session_id=session.pk, role=role))
 
 
 @login_required

@@ -125,3 +125,13 @@ def test_human_sessions_show_no_optional_note_on_the_feedback_form(client, ready
     client.force_login(session.client)
     page = client.get(reverse("feedback:form", args=[session.pk])).content.decode()
     assert 'id="fb-form"' in page and 'id="practice-feedback-optional"' not in page
+
+
+def test_leaving_before_saying_anything_goes_back_to_the_dashboard(trainee, openai_server):
+    version = model_version(kind="counselor", backend="openai", config={"base_url": openai_server, "model": "m"})
+    session = practice_session_start(user=trainee.user, ai_role="counselor", model_version_id=version.pk)
+    response = trainee.post(reverse("practice:end", args=[session.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("roleplay:dashboard")
+    assert "発言する前に練習セッションを終えた" in response.content.decode()
+    session.refresh_from_db()
+    assert session.status == "ended"
