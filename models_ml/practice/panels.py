@@ -1,5 +1,6 @@
-"""The practice panels on roleplay's pages (kokoro_site.panels): the dashboard card, the AI session's
-script config, the trainee's "End practice" button and the optional-feedback note on the feedback form. Registered in ``PracticeConfig.ready()``."""
+"""The practice panels on roleplay's and feedback's pages (kokoro_site.panels): the dashboard card, the AI
+session's script config, the trainee's "End practice" button and the optional-feedback note on the feedback
+form. Registered in ``PracticeConfig.ready()``."""
 
 from __future__ import annotations
 
