@@ -16,7 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from kokoro_site.permissions import error_page, staff_required
-from roleplay.models import SessionStatus
+from roleplay.models import Role, SessionSource, SessionStatus
+from roleplay.services.sessions import session_next_url
 
 from . import selectors
 from .forms import FeedbackFilterForm, FeedbackForm
@@ -112,6 +113,11 @@ def feedback_result(request: HttpRequest, session_id: int) -> HttpResponse:
     except PermissionDenied as exc:
         return _error_page(request, exc.args[0], status=403)
     context = _result_context(request, session)
+    if session.source == SessionSource.AI and context["feedback"] is None and context["is_counselor"]:
+        # An AI client never rates the session: no waiting here, the practice review (if installed) instead.
+        target = session_next_url(session_id=session.pk, role=Role.COUNSELOR)
+        if target != request.path:
+            return redirect(target)
     context["config"] = {
         "session_id": session.pk,
         "ws_path": f"/ws/sessions/{session.pk}/",

@@ -36,6 +36,8 @@ SLOTS: dict[str, str] = {
     "roleplay.history_actions": "history, each row, after the Transcript link of an ended session (session, card)",
     "feedback.result": "counselor's result page, under the client's feedback (session)",
     "feedback.progress": "counselor's progress page, after the charts of the client ratings",
+    "feedback.form_intro": "client's feedback form, under its introduction (session)",
+    "practice.review": "the AI practice review page of models_ml/practice, under its header (session)",
 }
 
 PanelContext = Callable[..., dict[str, Any] | None]

@@ -31,6 +31,8 @@ def test_the_apps_fill_their_slots_when_they_are_ready():
         "roleplay.history_actions": ["coaching.review_link"],
         "feedback.result": ["scoring.prediction", "coaching.review_link"],
         "feedback.progress": ["coaching.skills"],
+        "feedback.form_intro": ["practice.feedback_optional"],
+        "practice.review": ["scoring.prediction", "coaching.timeline"],
     }
 
 

@@ -97,6 +97,7 @@ def world() -> World:
     except ImportError:
         return w
     w.practice = PracticeSession.objects.create(session=w.live, ai_role="counselor")  # the client is human
+    PracticeSession.objects.create(session=w.ended, ai_role="client")  # reviewed by its (human) counselor
     return w
 
 
@@ -187,6 +188,8 @@ MATRIX = [
     ("practice:start", None, POST, lambda w: {"ai_role": "client"}, (LOGIN, 302, 302, 302, 302)),
     ("practice:retry", lambda w: [w.live.pk], POST, None, (LOGIN, 404, 200, 404, 404)),
     ("practice:end", lambda w: [w.live.pk], POST, None, (LOGIN, 404, 302, 404, 404)),
+    # the review after an AI client: its counselor and staff (404 for others, the client included)
+    ("practice:review", lambda w: [w.ended.pk], GET, None, (LOGIN, 404, 404, 200, 200)),
     # coaching: an ended session's review timeline for its counselor and staff (404 for others,
     # the client included); the live panel for the session's counselor only
     ("coaching:timeline", lambda w: [w.ended.pk], GET, None, (LOGIN, 404, 404, 200, 200)),

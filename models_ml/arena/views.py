@@ -80,8 +80,10 @@ def simulation_progress(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @staff_required
 def arena_start(request: HttpRequest) -> HttpResponse:
-    form = ArenaStartForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    # Two different counselor models are needed: otherwise the page says why and the button is disabled.
+    choices = services.arena_counselor_choices()
+    form = ArenaStartForm(request.POST or None, initial=choices["initial"])
+    if request.method == "POST" and choices["ready"] and form.is_valid():
         d = form.cleaned_data
         try:
             dialogue = services.arena_dialogue_create(
@@ -96,7 +98,8 @@ def arena_start(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("arena:arena_dialogue", dialogue_id=dialogue.pk)
     recent = ArenaDialogue.objects.select_related("role_card").filter(created_by=request.user)[:20]
-    return render(request, "arena/arena_start.html", {"form": form, "recent": recent, "tab": "arena"})
+    context = {"form": form, "recent": recent, "tab": "arena", "ready": choices["ready"], "reason": choices["reason"]}
+    return render(request, "arena/arena_start.html", context)
 
 
 def _candidates(dialogue: ArenaDialogue) -> list[dict[str, str]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from kokoro_site.panels import panel_register
 from roleplay.models import Role, SessionStatus
 
+from . import selectors, services
 from .presenters import live_panel_context
 from .selectors import counselor_skill_progress
 
@@ -34,6 +35,15 @@ def result_review_link(context, *, session) -> dict | None:
     return {} if allowed and session.status == SessionStatus.ENDED else None
 
 
+def practice_review_timeline(context, *, session) -> dict | None:
+    """The review timeline on the AI practice review page (the suggestions are computed on first view)."""
+    user = _user(context)
+    if user is None or session.status != SessionStatus.ENDED or not (session.counselor_id == user.pk or user.is_staff):
+        return None
+    run = services.suggestion_run_ensure(session=session)
+    return {"run": run, **selectors.timeline(session=session, run=run)}
+
+
 def progress_skills(context) -> dict | None:
     user = _user(context)
     return {"skills": counselor_skill_progress(user=user)} if user is not None else None
@@ -57,6 +67,13 @@ def register_panels() -> None:
         name="coaching.review_link",
         template="coaching/_result_link.html",
         context=result_review_link,
+        order=20,
+    )
+    panel_register(
+        slot="practice.review",
+        name="coaching.timeline",
+        template="coaching/_review_panel.html",
+        context=practice_review_timeline,
         order=20,
     )
     panel_register(

@@ -127,7 +127,8 @@ def suggestion_run_compute(*, run_id: int, task_id: str = "", hostname: str = ""
     try:
         backend = _backend(config)
         for n, (seq, history) in enumerate(turns, start=1):
-            suggestions[str(seq)] = ai_counselor_reply(backend, history).text
+            # A line suggested earlier in this review is not suggested again (few indexed replies: demo data).
+            suggestions[str(seq)] = ai_counselor_reply(backend, history, avoid=set(suggestions.values())).text
             _run_update(run_id, done=n, suggestions=suggestions, progress=round(100 * n / len(turns)))
     except (GenerationError, OSError, ValueError) as exc:
         logger.warning("coaching: suggestions for run %s failed: %s", run_id, exc)

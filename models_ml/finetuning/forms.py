@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from models_ml.llm.role_cards import BIG_FIVE_TRAITS, CARD_FIELDS, MAX_CHARS, MAX_TRAIT_CHARS
 
 from .models import DataSubset, JobTask, ModelKind
-from .services import ERR_HP_BAD_JSON, ERR_HP_NOT_OBJECT, default_hyperparameters
+from .services import ERR_HP_BAD_JSON, ERR_HP_NOT_OBJECT, base_model_problem, default_hyperparameters
 
 TARGET_ROLES = [("counselor", _("Counselor")), ("client", _("Client"))]
 
@@ -31,7 +31,10 @@ class FineTuneJobForm(forms.Form):
     base_model = forms.CharField(
         label=_("Base model"),
         max_length=500,
-        help_text=_("A local folder on the GPU worker (with config.json and a chat-template tokenizer)."),
+        help_text=_(
+            "A local model folder (with config.json and a chat-template tokenizer) or a model id already in the "
+            "Hugging Face cache: nothing can be downloaded."
+        ),
     )
     max_steps = forms.IntegerField(
         label=_("Max steps"),
@@ -49,6 +52,14 @@ class FineTuneJobForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("hyperparameters", json.dumps(default_hyperparameters("response"), indent=2))
+
+    def clean_base_model(self) -> str:
+        """Refused here, before anything is queued, when the worker could not load it (no download possible)."""
+        value = self.cleaned_data["base_model"].strip()
+        problem = base_model_problem(value) if value else None
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
 
     def clean_hyperparameters(self) -> dict:
         raw = self.cleaned_data["hyperparameters"]

@@ -55,6 +55,7 @@ def ai_client_reply(
     turn_index = sum(1 for t in history if t["role"] == ROLE_CLIENT)
     # Language models read the card in the system prompt; the retrieval partner ranks by this text (others ignore it).
     params.setdefault("persona", role_card_persona(card))
+    params.setdefault("persona_age", card.age)
     if not refine:
         return RefinedReply(text=backend.generate(messages, **params).strip(), tries=1)
     return refine_client_reply(lambda: backend.generate(messages, **params), turn_index=turn_index, max_tries=max_tries)

@@ -1,5 +1,6 @@
-"""The practice panels on roleplay's pages (kokoro_site.panels): the dashboard card, the AI session's
-script config and the trainee's "End practice" button. Registered in ``PracticeConfig.ready()``."""
+"""The practice panels on roleplay's and feedback's pages (kokoro_site.panels): the dashboard card, the AI
+session's script config, the trainee's "End practice" button and the optional-feedback note on the feedback
+form. Registered in ``PracticeConfig.ready()``."""
 
 from __future__ import annotations
 
@@ -67,6 +68,17 @@ def practice_end_form(context, *, session, role) -> dict | None:
     return {"show": show, "session": session, "csrf_token": context.get("csrf_token")}
 
 
+def practice_feedback_optional(context, *, session) -> dict | None:
+    """On the feedback form after an AI-counselor session: rating is optional, with a way to skip it."""
+    request = context.get("request")
+    if session.source != "ai" or request is None or session.client_id != request.user.pk:
+        return None
+    practice = selectors.practice_for_session(session_id=session.pk)
+    if practice is None or practice.ai_role != "counselor":
+        return None
+    return {"session": session}
+
+
 def register_panels() -> None:
     panel_register(
         slot="roleplay.dashboard", name="practice.card", template="practice/_card.html", context=practice_card
@@ -79,4 +91,10 @@ def register_panels() -> None:
         name="practice.end_form",
         template="practice/_end_form.html",
         context=practice_end_form,
+    )
+    panel_register(
+        slot="feedback.form_intro",
+        name="practice.feedback_optional",
+        template="practice/_feedback_optional.html",
+        context=practice_feedback_optional,
     )

@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from models_ml.finetuning.models import ModelKind, ModelVersion, RoleCard
 from models_ml.finetuning.selectors import model_versions, partner_available, role_cards
 from roleplay.models import Message
 
-from .models import PartnerBot, PracticeSession
+from .models import AIRole, PartnerBot, PracticeSession
 
 
 def practice_for_session(*, session_id: int) -> PracticeSession | None:
     return PracticeSession.objects.select_related("session").filter(session_id=session_id).first()
+
+
+def review_session_get(*, session_id: int, user) -> PracticeSession:
+    """An AI practice session reviewed by its trainee counselor (or staff); anyone else gets 404."""
+    practice = (
+        PracticeSession.objects.select_related("session__counselor__profile", "session__client__profile", "role_card")
+        .filter(session_id=session_id, ai_role=AIRole.CLIENT)
+        .first()
+    )
+    if practice is None or not user.is_authenticated:
+        raise Http404
+    if not (user.is_staff or practice.session.counselor_id == user.pk):
+        raise Http404
+    return practice
+
+
+def has_spoken(*, session_id: int, role: str) -> bool:
+    return Message.objects.filter(session_id=session_id, role=role).exists()
+
+
+def review_transcript(*, session_id: int) -> list[Message]:
+    return list(Message.objects.filter(session_id=session_id).order_by("seq"))
 
 
 def counselor_versions() -> QuerySet[ModelVersion]:

@@ -6,12 +6,15 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from roleplay.services.sessions import session_next_url
+from kokoro_site.panels import panels_for
+from roleplay.models import SessionStatus
+from roleplay.services.sessions import session_end_if_overdue, session_next_url
 
+from . import selectors
 from .models import AIRole
 from .services import ERR_AI_ROLE, PracticeError, practice_reply_retry, practice_session_end, practice_session_start
 
@@ -22,6 +25,7 @@ class StartForm(forms.Form):
     role_card = forms.IntegerField(required=False, min_value=1)
 
 
+MSG_LEFT_EMPTY = _("You left the practice session before saying anything, so there is nothing to rate or review.")
 ERR_FORM = _("The practice request was invalid: %(detail)s")
 
 
@@ -65,4 +69,29 @@ def end(request: HttpRequest, session_id: int) -> HttpResponse:
         session = practice_session_end(session_id=session_id, user=request.user)
     except PracticeError as exc:
         raise Http404(exc.message) from None
-    return redirect(session_next_url(session_id=session.pk, role=session.role_of(request.user)))
+    role = session.role_of(request.user)
+    if not selectors.has_spoken(session_id=session.pk, role=role):  # nothing to rate or review: no dead end
+        messages.info(request, MSG_LEFT_EMPTY)
+        return redirect("roleplay:dashboard")
+    return redirect(session_next_url(session_id=session.pk, role=role))
+
+
+@login_required
+def review(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Where the trainee lands after practising with an AI client: no feedback will come, so the page shows the
+    transcript with the coaching timeline and the predicted ratings (panels of the "practice.review" slot)."""
+    practice = selectors.review_session_get(session_id=session_id, user=request.user)
+    session = practice.session
+    session_end_if_overdue(session=session)
+    if session.status != SessionStatus.ENDED:  # still going: back to the chat (its End button leaves it)
+        return redirect("roleplay:session", pk=session.pk)
+    context = {
+        "session": session,
+        "practice": practice,
+        # Without the coaching app the page still shows what was said.
+        "transcript": None
+        if panels_for(slot="practice.review")
+        else selectors.review_transcript(session_id=session.pk),
+        "config": {"session_id": session.pk, "ws_path": f"/ws/sessions/{session.pk}/"},
+    }
+    return render(request, "practice/review.html", context)

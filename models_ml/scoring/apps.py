@@ -33,3 +33,6 @@ class ScoringConfig(AppConfig):
         panel_register(
             slot="feedback.result", name="scoring.prediction", template="models_ml/_prediction_panel.html", order=10
         )
+        panel_register(
+            slot="practice.review", name="scoring.prediction", template="models_ml/_prediction_panel.html", order=10
+        )

@@ -43,9 +43,12 @@ class SessionError(ServiceError):
 
 
 def session_next_url(*, session_id: int, role: str) -> str:
-    """Where a participant goes once the session has ended (feedback pages when they exist)."""
-    name = {Role.CLIENT: "feedback:form", Role.COUNSELOR: "feedback:result"}.get(role)
-    if name:
+    """Where a participant goes once the session has ended (feedback pages when they exist). In an AI practice
+    session nobody rates the counselor's side, so the counselor goes to the practice review (when installed)."""
+    names = {Role.CLIENT: ["feedback:form"], Role.COUNSELOR: ["feedback:result"]}.get(role, [])
+    if role == Role.COUNSELOR and Session.objects.filter(pk=session_id, source=SessionSource.AI).exists():
+        names.insert(0, "practice:review")
+    for name in names:
         try:
             return reverse(name, args=[session_id])
         except NoReverseMatch:

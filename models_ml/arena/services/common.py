@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -34,6 +35,14 @@ ERR_SESSIONS_PER_CARD = _("Sessions per role card must be between 1 and %(max)s.
 ERR_MAX_TURNS = _("Max turns must be between 2 and %(max)s.")
 ERR_VERSION_KIND = _("Model version #%(id)s is not an active %(kind)s model.")
 ERR_SAME_MODELS = _("Choose two different counselor models.")
+ERR_SAME_BACKEND = _(
+    "Model A and model B are the same counselor model (%(name)s): the two replies would be identical. "
+    "Choose two different counselor models."
+)
+ERR_ONE_COUNSELOR = _(
+    "The arena compares two different counselor models, but only one is available (%(name)s). "
+    "Train or activate a second counselor model under Partners first."
+)
 ERR_N_BATTLES = _("The number of battles must be between 1 and %(max)s.")
 ERR_NO_HISTORIES = _("No dialogue to take histories from: run a simulation or import test dialogues first.")
 ERR_NO_HUMAN_BATTLES = _("There is no human-judged battle to re-judge yet.")
@@ -98,6 +107,51 @@ def backend_cache_clear() -> None:
 def model_key(version: ModelVersion | None) -> str:
     """The leaderboard name of a counselor backend."""
     return DEFAULT_MODEL_KEY if version is None else f"{version.name} #{version.pk}"
+
+
+def _config_key(config: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in config.items() if k != "records"}, sort_keys=True, default=str)
+
+
+def counselor_identity(version: ModelVersion | None) -> tuple[str, str]:
+    """(what actually answers, its name) for a counselor choice: "Default" resolves to the model it stands for
+    (``generation_backend_config``), so Default and that same version count as one model."""
+    if version is not None:
+        return _config_key(version.backend_config()), model_key(version)
+    try:
+        config = generation_backend_config(kind=ModelKind.COUNSELOR)
+    except NoModelError:
+        return "retrieval-memory:counselor", str(_("built-in retrieval partner"))
+    active = ModelVersion.objects.filter(kind=ModelKind.COUNSELOR, is_active=True)
+    for candidate in active:
+        if _config_key(candidate.backend_config()) == _config_key(config):
+            return _config_key(config), model_key(candidate)
+    return _config_key(config), str(_("configured default"))
+
+
+def counselor_pair_check(model_a: ModelVersion | None, model_b: ModelVersion | None) -> None:
+    """Refuse two choices that resolve to the same model (ERR_SAME_BACKEND names it)."""
+    key_a, name = counselor_identity(model_a)
+    if key_a == counselor_identity(model_b)[0]:
+        raise ArenaError(code="same_models", message=ERR_SAME_BACKEND % {"name": name})
+
+
+def arena_counselor_choices() -> dict[str, Any]:
+    """The distinct counselor models an arena could compare: ``{"ready", "reason", "initial"}``; ``initial`` are
+    form defaults (A = Default, B = the first version that differs from it) when two exist."""
+    seen: dict[str, tuple[ModelVersion | None, str]] = {}
+    for version in [None, *ModelVersion.objects.filter(kind=ModelKind.COUNSELOR, is_active=True).order_by("pk")]:
+        key, name = counselor_identity(version)
+        seen.setdefault(key, (version, name))
+    if len(seen) < 2:
+        name = next(iter(seen.values()))[1]
+        return {"ready": False, "reason": ERR_ONE_COUNSELOR % {"name": name}, "initial": {}}
+    first, second = list(seen.values())[:2]
+    return {
+        "ready": True,
+        "reason": "",
+        "initial": {"model_a": first[0].pk if first[0] else None, "model_b": second[0].pk if second[0] else None},
+    }
 
 
 def _check_version(version_id: int | None, kind: str) -> ModelVersion | None:
@@ -205,6 +259,9 @@ def arena_jobs_reap_stale() -> int:
 __all__ = [
     "ArenaError",
     "DEFAULT_MODEL_KEY",
+    "arena_counselor_choices",
+    "counselor_identity",
+    "counselor_pair_check",
     "ERR_BACKEND_NAME",
     "ERR_BAD_POSITION",
     "ERR_DIALOGUE_FINISHED",
@@ -220,6 +277,8 @@ __all__ = [
     "ERR_NO_SESSIONS",
     "ERR_NO_TEST_DIALOGUES",
     "ERR_N_BATTLES",
+    "ERR_ONE_COUNSELOR",
+    "ERR_SAME_BACKEND",
     "ERR_SAME_MODELS",
     "ERR_SESSIONS_PER_CARD",
     "ERR_STALE_PAIR",

@@ -24,13 +24,13 @@ from .common import (
     ERR_BAD_POSITION,
     ERR_DIALOGUE_FINISHED,
     ERR_NO_CARDS,
-    ERR_SAME_MODELS,
     ERR_STALE_PAIR,
     MAX_TURNS,
     ArenaError,
     _check_version,
     backend_for,
     closing_phrases,
+    counselor_pair_check,
     model_key,
     with_retries,
 )
@@ -100,8 +100,7 @@ def arena_dialogue_create(
         raise ArenaError(message=ERR_NO_CARDS)
     model_a = _check_version(model_a_id, ModelKind.COUNSELOR)
     model_b = _check_version(model_b_id, ModelKind.COUNSELOR)
-    if model_key(model_a) == model_key(model_b):
-        raise ArenaError(message=ERR_SAME_MODELS)
+    counselor_pair_check(model_a, model_b)
     dialogue = ArenaDialogue.objects.create(
         role_card=card,
         model_a=model_a,

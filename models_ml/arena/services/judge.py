@@ -27,7 +27,6 @@ from .common import (
     ERR_N_BATTLES,
     ERR_NO_HISTORIES,
     ERR_NO_HUMAN_BATTLES,
-    ERR_SAME_MODELS,
     MAX_BATTLES,
     ArenaError,
     _check_version,
@@ -36,6 +35,7 @@ from .common import (
     _finish,
     _queue,
     backend_for,
+    counselor_pair_check,
     model_key,
     with_retries,
 )
@@ -65,8 +65,7 @@ def judge_job_create(
     if mode == JudgeJob.MODE_NEW:
         model_a = _check_version(model_a_id, ModelKind.COUNSELOR)
         model_b = _check_version(model_b_id, ModelKind.COUNSELOR)
-        if model_key(model_a) == model_key(model_b):
-            raise ArenaError(message=ERR_SAME_MODELS)
+        counselor_pair_check(model_a, model_b)
         if not selectors.history_sources().exists():
             raise ArenaError(message=ERR_NO_HISTORIES)
     elif not ArenaBattle.objects.filter(judge_kind=JudgeKind.HUMAN).exists():

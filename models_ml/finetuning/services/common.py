@@ -35,6 +35,14 @@ ERR_TARGET_ROLE = _("The model can learn to play the counselor or the client onl
 ERR_SYSTEM_PROMPT = _("The system prompt must be text of at most %(max)s characters.")
 ERR_BASE_MODEL = _("Give the base model as a local folder or a model name the GPU worker can load.")
 ERR_BASE_MODEL_LONG = _("The base model path is too long (at most %(max)s characters).")
+ERR_BASE_MODEL_NO_FOLDER = _("The base model folder %(path)s does not exist on this server.")
+ERR_BASE_MODEL_NO_CONFIG = _(
+    "The folder %(path)s is not a model: it has no config.json (a Hugging Face model folder is needed)."
+)
+ERR_BASE_MODEL_NOT_CACHED = _(
+    "The model %(name)s is neither a local folder nor in the Hugging Face cache of this server, and models "
+    "cannot be downloaded here. Copy the model folder to the server and give its path."
+)
 ERR_MAX_STEPS = _("Max steps must be a whole number of at least 1 (or empty for the full schedule).")
 ERR_TOO_FEW_DIALOGUES = _(
     "Only %(count)s dialogue(s) with feedback match this training data; at least %(minimum)s are needed."
@@ -95,6 +103,9 @@ def _line(text: str) -> str:
 __all__ = [
     "ERR_BASE_MODEL",
     "ERR_BASE_MODEL_LONG",
+    "ERR_BASE_MODEL_NOT_CACHED",
+    "ERR_BASE_MODEL_NO_CONFIG",
+    "ERR_BASE_MODEL_NO_FOLDER",
     "ERR_CANCEL_STATE",
     "ERR_HP_BAD_JSON",
     "ERR_HP_INVALID",

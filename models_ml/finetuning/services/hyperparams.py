@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +17,9 @@ from models_ml.llm.config import TASKS, JobConfig, QLoRAConfig, TrainingConfig
 from .common import (
     ERR_BASE_MODEL,
     ERR_BASE_MODEL_LONG,
+    ERR_BASE_MODEL_NO_CONFIG,
+    ERR_BASE_MODEL_NO_FOLDER,
+    ERR_BASE_MODEL_NOT_CACHED,
     ERR_HP_INVALID,
     ERR_HP_NOT_OBJECT,
     ERR_HP_RANGE,
@@ -165,7 +170,29 @@ def _clean_base_model(base_model: Any) -> str:
     return base_model
 
 
+# A Hugging Face model id ("org/name" or "name"), as opposed to a path.
+_HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def base_model_problem(base_model: str) -> str | None:
+    """Why ``base_model`` cannot be loaded on this server (None when it can): a local folder must exist and hold
+    a config.json; a model id must already be in the Hugging Face cache (no download is possible here)."""
+    value = base_model.strip()
+    path = Path(value).expanduser()
+    looks_like_path = value.startswith(("/", ".", "~")) or "\\" in value or value.count("/") > 1
+    if path.is_dir():
+        return None if (path / "config.json").is_file() else str(ERR_BASE_MODEL_NO_CONFIG % {"path": value})
+    if looks_like_path or not _HF_ID.match(value):
+        return str(ERR_BASE_MODEL_NO_FOLDER % {"path": value})
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(value, "config.json"), str):
+        return None
+    return str(ERR_BASE_MODEL_NOT_CACHED % {"name": value})
+
+
 __all__ = [
+    "base_model_problem",
     "default_hyperparameters",
     "validate_hyperparameters",
 ]

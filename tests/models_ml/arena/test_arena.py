@@ -82,9 +82,44 @@ def test_bad_or_stale_pick_is_refused_and_nothing_saved(arena, staff_user, posit
 
 def test_same_model_twice_is_refused(version, role_card):
     good = version("counselor-good")
-    with pytest.raises(services.ArenaError, match=str(services.ERR_SAME_MODELS)):
+    expected = str(services.ERR_SAME_BACKEND % {"name": f"counselor-good #{good.pk}"})
+    with pytest.raises(services.ArenaError) as exc:
         services.arena_dialogue_create(role_card_id=role_card.pk, model_a_id=good.pk, model_b_id=good.pk)
+    assert str(exc.value) == expected and exc.value.code == "same_models"
     assert not ArenaDialogue.objects.exists()
+
+
+def test_default_and_the_version_it_stands_for_are_the_same_model(version, role_card):
+    """With one counselor version, "Default" is that version: A and B would give identical answers."""
+    only = version("counselor-good")
+    for a, b in ((None, only.pk), (only.pk, None), (None, None)):
+        with pytest.raises(services.ArenaError) as exc:
+            services.arena_dialogue_create(role_card_id=role_card.pk, model_a_id=a, model_b_id=b)
+        assert exc.value.code == "same_models" and f"counselor-good #{only.pk}" in str(exc.value)
+    choices = services.arena_counselor_choices()
+    assert choices["ready"] is False and choices["initial"] == {}
+    assert choices["reason"] == str(services.ERR_ONE_COUNSELOR % {"name": f"counselor-good #{only.pk}"})
+    assert not ArenaDialogue.objects.exists()
+
+
+def test_two_versions_make_the_arena_ready_with_different_defaults(version):
+    good, plain = version("counselor-good"), version("counselor-plain")
+    choices = services.arena_counselor_choices()
+    # Default resolves to the newest active version; B defaults to the other one.
+    assert choices["ready"] is True and choices["reason"] == ""
+    assert {choices["initial"]["model_a"], choices["initial"]["model_b"]} in ({None, good.pk}, {None, plain.pk})
+    a, b = choices["initial"]["model_a"], choices["initial"]["model_b"]
+    va = None if a is None else services._check_version(a, "counselor")
+    vb = None if b is None else services._check_version(b, "counselor")
+    services.counselor_pair_check(va, vb)  # does not raise
+
+
+def test_judge_job_refuses_the_same_model_twice(version, scored_sessions):
+    only = version("counselor-good")
+    with pytest.raises(services.ArenaError) as exc:
+        services.judge_job_create(model_a_id=None, model_b_id=only.pk, n_battles=2)
+    assert exc.value.code == "same_models"
+    assert not JudgeJob.objects.exists()
 
 
 def _judge_job(django_capture_on_commit_callbacks, **kwargs) -> JudgeJob:
@@ -187,7 +222,9 @@ def test_judge_job_input_errors(version, db):
     with pytest.raises(services.ArenaError, match=str(services.ERR_NO_HUMAN_BATTLES)):
         services.judge_job_create(mode="rejudge", judge_version_id=judge.pk)
     with pytest.raises(services.ArenaError, match=str(services.ERR_NO_HISTORIES)):
-        services.judge_job_create(judge_version_id=judge.pk, model_a_id=version("counselor-good").pk)
+        services.judge_job_create(
+            judge_version_id=judge.pk, model_a_id=version("counselor-good").pk, model_b_id=version("plain").pk
+        )
     with pytest.raises(services.ArenaError):
         services.judge_job_create(judge_version_id=judge.pk, n_battles=0)
     assert not JudgeJob.objects.exists()

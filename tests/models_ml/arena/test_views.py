@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
+from models_ml.arena import services
 from models_ml.arena.models import ArenaDialogue, SimulationJob
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +109,33 @@ def test_arena_page_hides_model_names_and_htmx_pick_returns_the_next_pair(
     callbacks[0]()
     board = client.get(reverse("arena:arena_board", args=[dialogue.pk])).content.decode()
     assert 'data-generating="no"' in board and 'name="position"' in board
+
+
+def test_arena_start_is_disabled_with_the_reason_when_one_counselor_model_exists(
+    client, staff_user, version, role_card
+):
+    client.force_login(staff_user)
+    only = version("counselor-good")
+    reason = str(services.ERR_ONE_COUNSELOR % {"name": f"counselor-good #{only.pk}"})
+    page = client.get(reverse("arena:arena_start")).content.decode()
+    assert page.count(escape(reason)) == 1
+    assert re.search(r'<button[^>]*id="ar-start"[^>]*disabled', page)
+    # a forced POST (default choices) is refused the same way: one message, nothing saved
+    page = client.post(reverse("arena:arena_start"), {"role_card": role_card.pk}).content.decode()
+    assert page.count(escape(reason)) == 1 and not ArenaDialogue.objects.exists()
+
+
+def test_arena_error_is_shown_once(client, staff_user, version, role_card):
+    client.force_login(staff_user)
+    good, _plain = version("counselor-good"), version("counselor-plain")
+    page = client.get(reverse("arena:arena_start")).content.decode()
+    assert 'id="ar-not-ready"' not in page and not re.search(r'<button[^>]*id="ar-start"[^>]*disabled', page)
+    response = client.post(
+        reverse("arena:arena_start"), {"role_card": role_card.pk, "model_a": good.pk, "model_b": good.pk}
+    )
+    reason = str(services.ERR_SAME_BACKEND % {"name": f"counselor-good #{good.pk}"})
+    assert response.status_code == 200 and response.content.decode().count(escape(reason)) == 1
+    assert not ArenaDialogue.objects.exists()
 
 
 def test_leaderboard_renders_chart_data_safely(client, staff_user):

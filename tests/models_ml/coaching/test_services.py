@@ -162,3 +162,27 @@ def test_no_live_coaching_when_the_ai_plays_the_counselor():
     session = make_session(status=SessionStatus.LIVE, source=SessionSource.AI)
     PracticeSession.objects.create(session=session, ai_role="counselor")
     assert services.live_coaching_compute(session_id=session.pk, seq=9) is None
+
+
+def test_with_only_the_three_demo_dialogues_no_suggestion_is_repeated(db):
+    """Before the published data is imported the partner answers from the demo's three rated sessions; a long
+    review must still not suggest the same line twice."""
+    from django.utils import timezone
+
+    from feedback.demo import demo_rated_sessions_seed
+    from models_ml.finetuning.services import retrieval_index_build
+    from tests.factories import UserFactory
+
+    demo_rated_sessions_seed(counselor=UserFactory(), client=UserFactory(), now=timezone.now())
+    retrieval_index_build(role="counselor")
+    lines = ["こんにちは。", "はい、どうぞ。", "そうなんですね。", "つらいですね。", "もう少し聞かせてください。"]
+    dialogue = []
+    for turn in range(12):
+        dialogue.append((Role.COUNSELOR, 30 * turn, lines[turn % len(lines)]))
+        dialogue.append((Role.CLIENT, 30 * turn + 10, f"最近{turn}回目も眠れなくて、仕事のことを考えてしまいます。"))
+    session = make_session(dialogue=dialogue)
+    run = SuggestionRun.objects.create(session=session, status=JobStatus.QUEUED)
+    assert compute_suggestions.apply(args=[run.pk]).get() == JobStatus.SUCCEEDED
+    run.refresh_from_db()
+    suggested = list(run.suggestions.values())
+    assert len(suggested) == 11 and len(set(suggested)) == len(suggested)

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.html import escape
 
 from models_ml.finetuning import services
 from models_ml.finetuning.models import FineTuneJob, JobStatus, ModelVersion, RoleCard
@@ -87,12 +88,21 @@ def test_create_form_is_prefilled_with_the_paper_defaults_for_both_tasks(client,
     assert 'id="pt-defaults"' in response.content.decode()
 
 
-def _post_data(**overrides) -> dict:
+@pytest.fixture
+def model_dir(tmp_path):
+    """A folder that looks like a model to the form (config.json); loading it still fails in the job."""
+    folder = tmp_path / "base-model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    return folder
+
+
+def _post_data(model_dir, **overrides) -> dict:
     data = {
         "task": "response",
         "target_role": "counselor",
         "data_subset": "full",
-        "base_model": "/models/not-here",
+        "base_model": str(model_dir),
         "max_steps": "5",
         "hyperparameters": json.dumps(tiny_hyperparameters()),
     }
@@ -110,18 +120,60 @@ def _post_data(**overrides) -> dict:
         ({"base_model": ""}, ""),
     ],
 )
-def test_bad_job_form_shows_the_error_and_saves_nothing(client, staff_user, scored_sessions, overrides, expected):
+def test_bad_job_form_shows_the_error_and_saves_nothing(
+    client, staff_user, scored_sessions, model_dir, overrides, expected
+):
     client.force_login(staff_user)
-    response = client.post(reverse("partners:job_create"), _post_data(**overrides))
+    response = client.post(reverse("partners:job_create"), _post_data(model_dir, **overrides))
     assert response.status_code == 200
     assert response.context["form"].errors
     assert expected in response.content.decode().replace("&quot;", '"').replace("&#x27;", "'")
     assert FineTuneJob.objects.count() == 0
 
 
-def test_valid_job_form_queues_the_job_and_opens_its_page(client, staff_user, scored_sessions):
+@pytest.mark.parametrize(
+    ("base_model", "expected"),
+    [
+        ("{tmp}/nowhere", services.ERR_BASE_MODEL_NO_FOLDER),
+        ("{tmp}", services.ERR_BASE_MODEL_NO_CONFIG),
+        ("kokoro-test/not-cached-model", services.ERR_BASE_MODEL_NOT_CACHED),
+    ],
+)
+def test_a_base_model_that_cannot_be_found_is_refused_on_the_form(
+    client, staff_user, scored_sessions, tmp_path, monkeypatch, base_model, expected
+):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))  # empty: nothing is found there
     client.force_login(staff_user)
-    response = client.post(reverse("partners:job_create"), _post_data(task="score", data_subset="all"))
+    value = base_model.format(tmp=tmp_path)
+    response = client.post(reverse("partners:job_create"), _post_data(tmp_path, base_model=value))
+    assert response.status_code == 200 and FineTuneJob.objects.count() == 0
+    errors = response.context["form"].errors["base_model"]
+    detail = {"path": value, "name": value}
+    assert errors == [str(expected) % detail]  # shown once, at the field, with the reason
+    assert response.content.decode().count(escape(str(expected) % detail)) == 1
+
+
+def test_a_model_id_in_the_hugging_face_cache_is_accepted(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--kokoro-test--cached" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}", encoding="utf-8")
+    (cache / "models--kokoro-test--cached" / "refs").mkdir()
+    (cache / "models--kokoro-test--cached" / "refs" / "main").write_text("0" * 40, encoding="utf-8")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    assert services.base_model_problem("kokoro-test/cached") is None
+    assert services.base_model_problem("kokoro-test/other") == str(
+        services.ERR_BASE_MODEL_NOT_CACHED % {"name": "kokoro-test/other"}
+    )
+
+
+def test_valid_job_form_queues_the_job_and_opens_its_page(client, staff_user, scored_sessions, model_dir):
+    client.force_login(staff_user)
+    response = client.post(reverse("partners:job_create"), _post_data(model_dir, task="score", data_subset="all"))
     job = FineTuneJob.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("partners:job_detail", args=[job.pk])
     assert job.task == "score" and job.data_subset == "all" and job.max_steps == 5 and job.created_by == staff_user

@@ -16,6 +16,7 @@ from models_ml.practice.services import (
     practice_session_start,
 )
 from roleplay.models import Session, SessionSource
+from roleplay.services.chat import message_create
 from roleplay.services.sessions import session_next_url
 from tests.factories import SessionFactory, UserFactory
 
@@ -122,6 +123,7 @@ def test_trainee_client_can_end_an_ai_counselor_session_and_goes_to_the_feedback
     session = practice_session_start(user=trainee_client.user, ai_role="counselor", model_version_id=version.pk)
     page = trainee_client.get(reverse("roleplay:session", args=[session.pk])).content.decode()
     assert 'id="practice-end-form"' in page and "練習を終える" in page
+    message_create(session_id=session.pk, user=trainee_client.user, text="よろしくお願いします。", rate_limit=False)
     response = trainee_client.post(reverse("practice:end", args=[session.pk]))
     session.refresh_from_db()
     assert session.status == "ended" and session.end_reason == "counselor"

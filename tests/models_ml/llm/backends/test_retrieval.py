@@ -196,9 +196,7 @@ def test_speakers_without_any_content_word_still_give_an_index_that_ignores_pers
 
 
 def test_with_a_persona_replies_come_only_from_the_closest_dialogues(monkeypatch):
-    from models_ml.llm.backends import retrieval
-
-    monkeypatch.setattr(retrieval, "PERSONA_DIALOGUES", 1)
+    monkeypatch.setattr(RetrievalBackend, "persona_dialogues", 1)
     work = dialogue(
         80,
         [("上司に毎日怒られて、会社に行くのがつらいです。", "それはつらいですね。")],
@@ -212,3 +210,42 @@ def test_with_a_persona_replies_come_only_from_the_closest_dialogues(monkeypatch
     assert backend.generate(context) == "上司に毎日怒られて、会社に行くのがつらいです。"
     caregiver = "母親の介護と仕事の両立に疲れている 自営業 母と同居"
     assert backend.generate(context, persona=caregiver) == "親の介護と仕事の両立がしんどくなってきました。"
+
+
+def _answers(prompt: str, reply: str, score: int = 80) -> dict:
+    return dialogue(score, [(reply, "そうなんですね。")], opening=prompt)
+
+
+def test_a_reply_to_a_similar_question_is_preferred_and_older_indexes_still_load(tmp_path):
+    """Re-ranking: among close contexts, the reply whose own question is most like the latest turn wins."""
+    records = [
+        _answers("お仕事はどのようなことをされていますか。", "事務の仕事をしています。"),
+        _answers("ご家族はどなたと暮らしていますか。", "夫と娘と三人で暮らしています。"),
+    ]
+    backend = RetrievalBackend.from_records(records, role="client")
+    assert backend.prompts == ["お仕事はどのようなことをされていますか。", "ご家族はどなたと暮らしていますか。"]
+    # In characters this is closest to the work question; in content words (家族) to the family one.
+    question = [{"role": "user", "content": "ご家族とはどのようにされていますか。"}]
+    assert backend.generate(question) == "夫と娘と三人で暮らしています。"
+    backend.prompt_weight = 0
+    assert backend.generate(question) == "事務の仕事をしています。"  # what the context match alone picks
+    import joblib
+
+    backend.save(tmp_path / "v3.joblib")
+    data = joblib.load(tmp_path / "v3.joblib")
+    assert data["version"] == 3 and data["prompts"] == backend.prompts
+    data.pop("prompts")
+    joblib.dump({**data, "version": 2}, tmp_path / "v2.joblib")
+    assert RetrievalBackend.load(tmp_path / "v2.joblib").prompts is None  # loads, without re-ranking
+
+
+def test_a_reply_stating_an_age_outside_the_cards_decade_is_skipped():
+    records = [
+        _answers("年齢と性別を教えてください。", "38歳の女性です。"),
+        _answers("年齢を教えていただけますか。", "50代の女性です。"),
+    ]
+    backend = RetrievalBackend.from_records(records, role="client")
+    ask = [{"role": "user", "content": "年齢と性別を教えてください。"}]
+    assert backend.generate(ask) == "38歳の女性です。"
+    assert backend.generate(ask, persona_age=52) == "50代の女性です。"
+    assert backend.generate(ask, persona_age=52, avoid=["50代の女性です。"]) == "38歳の女性です。"  # last resort
