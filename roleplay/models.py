@@ -194,6 +194,25 @@ class Message(models.Model):
         return f"{self.session_id}#{self.seq} {self.role}"
 
 
+class MessageTranslation(models.Model):
+    """A message in another language (the Multilingual KokoroChat translations): one per message and language.
+
+    ``language`` is the code of the translation (``en``, ``zh``, ...); the message itself is the original.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="translations", db_index=False)
+    language = models.CharField(max_length=16)
+    text = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "language"], name="message_translation_unique_language"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.language}"
+
+
 class TranscriptReadChannel(models.TextChoices):
     DATASET = "dataset", _("dataset page")
     ADMIN = "admin", _("admin")
