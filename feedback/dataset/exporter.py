@@ -14,11 +14,11 @@ from itertools import groupby
 from pathlib import Path
 
 from django.db import connection, transaction
-from django.db.models import CharField, F, FilteredRelation, Func, Q
+from django.db.models import CharField, F, Func, OuterRef, Subquery
 
 from feedback.items import ITEM_FIELDS, SCREENING_FIELDS
 from feedback.models import ExportAudit
-from roleplay.models import Message
+from roleplay.models import Message, MessageTranslation
 
 from .errors import ERR_NO_TRANSLATION
 from .export_checks import export_problem
@@ -83,10 +83,10 @@ def iter_dialogues(
         session_ids = [r[-3] for r in rows]
         messages = Message.objects.filter(session_id__in=session_ids).order_by("session_id", "seq")
         columns = ["session_id", "role", _message_time(), "text"]
-        if language:
-            tr = FilteredRelation("translations", condition=Q(translations__language=language))
-            messages = messages.annotate(tr=tr)
-            columns.append("tr__text")
+        if language:  # one index lookup per message (message, language): robust to stale statistics
+            tr = MessageTranslation.objects.filter(message_id=OuterRef("pk"), language=language).values("text")[:1]
+            messages = messages.annotate(tr=Subquery(tr))
+            columns.append("tr")
         by_session = {sid: list(group) for sid, group in groupby(messages.values_list(*columns), key=lambda m: m[0])}
         for r in rows:
             items = r[7 : 7 + _N_ITEMS]

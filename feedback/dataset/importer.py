@@ -44,6 +44,7 @@ from .writer import (
     dataset_username,
     dialogues_write,
     imported_session_delete,
+    table_statistics_refresh,
     translations_attach,
 )
 
@@ -97,6 +98,8 @@ def dataset_import(
         done += len(chunk)
         if progress:
             progress(done, len(names), report)
+    if report.messages or report.translations:
+        table_statistics_refresh()
     return report
 
 

@@ -90,8 +90,10 @@ def export_without_messages_count(options: ExportOptions) -> int:
 
 
 def translated_filter(language: str) -> Exists:
-    """Sessions with messages translated into ``language``."""
-    return Exists(MessageTranslation.objects.filter(message__session_id=OuterRef("session_id"), language=language))
+    """Sessions whose first message is translated into ``language`` (an index lookup per session;
+    a dialogue translated only in part is then left out by the export, with the reason)."""
+    first = MessageTranslation.objects.filter(message__session_id=OuterRef("session_id"), message__seq=1)
+    return Exists(first.filter(language=language))
 
 
 def _has_messages() -> Exists:

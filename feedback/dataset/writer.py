@@ -133,6 +133,16 @@ def _insert_dialogues(todo: list[ParsedDialogue], users: dict[int, int]) -> int:
     return count
 
 
+def table_statistics_refresh() -> None:
+    """PostgreSQL: ANALYZE the message tables after a bulk load, so the planner's estimates follow
+    (with the statistics of an empty table, the translation export's queries took 4x longer)."""
+    if connection.vendor != "postgresql":
+        return
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in (Message, MessageTranslation))
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")
+
+
 def translations_attach(items: list[tuple[int, str, tuple[str, ...]]], *, replace: bool = False) -> int:
     """Store (session id, language, one text per message) as the messages' translations.
 

@@ -23,7 +23,14 @@ from .conftest import dump, make_dialogue, make_multilingual, write_files
 
 pytestmark = pytest.mark.django_db
 
-ZH = ("你好。今天想谈些什么？", "最近因为工作有点累。", "早上起床很难。", "那很辛苦。能多说一点吗？", "和上司的谈话不顺利。", "谢谢你告诉我。")
+ZH = (
+    "你好。今天想谈些什么？",
+    "最近因为工作有点累。",
+    "早上起床很难。",
+    "那很辛苦。能多说一点吗？",
+    "和上司的谈话不顺利。",
+    "谢谢你告诉我。",
+)
 
 
 def _import(path, **kwargs):
@@ -161,11 +168,15 @@ def test_mismatches_with_the_stored_original_are_per_file_rejections(tmp_path):
             ("en2.json", _message(errors.ERR_MESSAGE_COUNT, field="dialogue", value=1, id=2, expected=6)),
             (
                 "en3.json",
-                _message(errors.ERR_ORIGINAL_DIFFERS, field="dialogue[1].role", value="client", id=3, expected="counselor"),
+                _message(
+                    errors.ERR_ORIGINAL_DIFFERS, field="dialogue[1].role", value="client", id=3, expected="counselor"
+                ),
             ),
             (
                 "en4.json",
-                _message(errors.ERR_ORIGINAL_DIFFERS, field="topic.sub", value="家族との関係", id=4, expected="上司との関係"),
+                _message(
+                    errors.ERR_ORIGINAL_DIFFERS, field="topic.sub", value="家族との関係", id=4, expected="上司との関係"
+                ),
             ),
         ]
     )
