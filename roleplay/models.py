@@ -139,6 +139,9 @@ class Session(models.Model):
     # Highest sequence number handed out; messages are numbered 1..last_seq.
     last_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    # The language the session was held in: "ja" (the dataset, the platform's default) or e.g. "en"
+    # for English-mode practice; translations of its messages are MessageTranslation rows.
+    language = models.CharField(_("language"), max_length=16, default="ja")
 
     class Meta:
         ordering = ["-starts_at"]

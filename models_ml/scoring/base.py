@@ -14,6 +14,9 @@ from .records import LabelledDialogue
 
 ERR_UNKNOWN_BACKEND = _("Unknown scorer backend: %(name)s.")
 ERR_NO_MODEL = _("No trained scorer model yet: run “python manage.py train_scorer”.")
+ERR_NO_LANGUAGE_MODEL = _(
+    "No trained scorer model for the language %(language)s yet: run “python manage.py train_scorer --language”."
+)
 ERR_MODEL_FILE_MISSING = _("The scorer model file is missing: %(path)s.")
 ERR_MODEL_CHECKSUM = _("The scorer model file is corrupt (checksum mismatch): %(path)s.")
 ERR_MODEL_UNREADABLE = _("The scorer model file cannot be read: %(path)s.")
@@ -42,11 +45,13 @@ class Scorer(Protocol):
     def predict(self, dialogue: LabelledDialogue) -> ScorePrediction: ...
 
 
-_REGISTRY: dict[str, Callable[[], Scorer]] = {}
+_REGISTRY: dict[str, Callable[..., Scorer]] = {}
+ORIGINAL_LANGUAGE = "ja"
 
 
-def register_backend(name: str, factory: Callable[[], Scorer]) -> None:
-    """A backend factory returns a ready scorer (its active model loaded) or raises ScorerError."""
+def register_backend(name: str, factory: Callable[..., Scorer]) -> None:
+    """A backend factory returns a ready scorer (its active model loaded) or raises ScorerError;
+    for a session in another language than Japanese it is called with ``language=``."""
     _REGISTRY[name] = factory
 
 
@@ -54,9 +59,9 @@ def backend_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_scorer(name: str) -> Scorer:
+def get_scorer(name: str, *, language: str = ORIGINAL_LANGUAGE) -> Scorer:
     try:
         factory = _REGISTRY[name]
     except KeyError:
         raise ScorerError(message=ERR_UNKNOWN_BACKEND % {"name": name}) from None
-    return factory()
+    return factory() if language == ORIGINAL_LANGUAGE else factory(language=language)
