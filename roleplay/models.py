@@ -203,14 +203,11 @@ class MessageTranslation(models.Model):
     ``language`` is the code of the translation (``en``, ``zh``, ...); the message itself is the original.
     """
 
+    # Keyed by message and language (one index: the primary key), no surrogate id.
+    pk = models.CompositePrimaryKey("message", "language")
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="translations", db_index=False)
     language = models.CharField(max_length=16)
     text = models.TextField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["message", "language"], name="message_translation_unique_language"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.message_id} {self.language}"

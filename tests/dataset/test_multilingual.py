@@ -264,3 +264,16 @@ class _Sink:
 
     def flush(self):
         pass
+
+
+def test_replacing_the_japanese_dialogue_removes_its_translations(tmp_path):
+    jp = make_dialogue(evaluation_id=7)
+    write_files(tmp_path / "en", {"en7.json": make_multilingual(jp)})
+    assert _import(tmp_path / "en").ok and MessageTranslation.objects.count() == 6
+    write_files(tmp_path / "jp", {"7.json": make_dialogue(evaluation_id=7, sub="家族との関係")})
+    report = _import(tmp_path / "jp", update=True)
+    assert report.ok and report.updated == 1
+    assert MessageTranslation.objects.count() == 0 and Message.objects.count() == 6
+    # The old translation no longer matches the stored original: refused with the reason.
+    report = _import(tmp_path / "en")
+    assert report.rejected and "topic.sub" in report.rejected[0][1]
