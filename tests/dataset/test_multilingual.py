@@ -277,3 +277,17 @@ def test_replacing_the_japanese_dialogue_removes_its_translations(tmp_path):
     # The old translation no longer matches the stored original: refused with the reason.
     report = _import(tmp_path / "en")
     assert report.rejected and "topic.sub" in report.rejected[0][1]
+
+
+def test_the_import_command_reports_the_translations(tmp_path):
+    write_files(tmp_path, {"en7.json": make_multilingual(make_dialogue(evaluation_id=7))})
+    out = _Buffer()
+    call_command("import_kokorochat", str(tmp_path), "--quiet", "--lang", "ja", stdout=out, stderr=_Sink())
+    assert "1 ファイル: 取り込み 1、変更なし 0、拒否 0" in out.text and "翻訳 6 件を取り込みました" in out.text
+
+
+class _Buffer(_Sink):
+    text = ""
+
+    def write(self, text):
+        self.text += text
