@@ -73,3 +73,18 @@ def test_japanese_practice_is_unchanged(translated, settings, tmp_path, django_c
         session = practice_session_start(user=UserFactory(), ai_role="counselor")
     assert session.language == "ja"
     assert Message.objects.get(session=session).text.endswith(("。", "か。", "？"))
+
+
+def test_an_english_ai_client_answers_from_the_english_translations(translated, settings, tmp_path):
+    from models_ml.practice.services import practice_reply_generate
+    from roleplay.services.chat import message_create
+
+    settings.KOKORO_ARTIFACTS_DIR = tmp_path
+    trainee = UserFactory()
+    with translation.override("en"):
+        session = practice_session_start(user=trainee, ai_role="client", language="en")
+    message_create(session_id=session.pk, user=trainee, text="Hello. What would you like to talk about today?")
+    outcome = practice_reply_generate(session_id=session.pk, after_seq=1)
+    assert outcome.status == "stored", outcome
+    reply = Message.objects.get(session=session, seq=2)
+    assert reply.role == Role.CLIENT and reply.text.strip() and reply.text.isascii()
