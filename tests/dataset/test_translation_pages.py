@@ -16,6 +16,15 @@ from .conftest import LINES_EN, make_dialogue, make_multilingual, write_files
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _keep_the_active_language():
+    """Requests with the English cookie activate English in this thread (LocaleMiddleware): undo it."""
+    before = translation.get_language()
+    yield
+    translation.activate(before)
+
+
 ZH = tuple(f"中文翻译{n}" for n in range(6))
 
 

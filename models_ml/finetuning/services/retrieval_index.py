@@ -56,8 +56,9 @@ def retrieval_index_build(*, role: str = "counselor", activate: bool = True, lan
         user=None,
         channel="retrieval",
         options=selectors.RETRIEVAL_OPTIONS,
-        fmt=f"retrieval-{role}" if language == "ja" else f"retrieval-{role}-{language}",
+        fmt=f"retrieval-{role}",
         dialogue_count=len(records),
+        extra={"language": language},
     )
     started = time.perf_counter()
     try:

@@ -16,6 +16,15 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _keep_the_active_language():
+    """Requests with the English cookie activate English in this thread (LocaleMiddleware): undo it."""
+    before = translation.get_language()
+    yield
+    translation.activate(before)
+
+
 # High-scored (70-98): all items 4-5 give a total in range.
 HIGH_ITEMS = (4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 4, 4, 4, 4, 5, 5, 5, 4)
 
