@@ -19,6 +19,7 @@ from feedback.dataset.stats import dataset_correlations, dataset_summary
 from feedback.items import ITEMS, SCREENINGS, item_label
 from kokoro_site.permissions import staff_required
 from roleplay.models import Session, TranscriptReadChannel
+from roleplay.selectors.translations import session_translation
 from roleplay.services.audit import transcript_read_log
 from roleplay.topics import TOPIC_LABELS, Topic
 
@@ -66,6 +67,7 @@ def session_view(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "session": session,
             "messages_list": session_messages(session),
+            "translation": session_translation(session_id=session.pk),
             "feedback": feedback,
             "items": items,
             "screenings": screenings,

@@ -139,6 +139,9 @@ class Session(models.Model):
     # Highest sequence number handed out; messages are numbered 1..last_seq.
     last_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    # The language the session was held in: "ja" (the dataset, the platform's default) or e.g. "en"
+    # for English-mode practice; translations of its messages are MessageTranslation rows.
+    language = models.CharField(_("language"), max_length=16, default="ja")
 
     class Meta:
         ordering = ["-starts_at"]
@@ -192,6 +195,22 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}#{self.seq} {self.role}"
+
+
+class MessageTranslation(models.Model):
+    """A message in another language (the Multilingual KokoroChat translations): one per message and language.
+
+    ``language`` is the code of the translation (``en``, ``zh``, ...); the message itself is the original.
+    """
+
+    # Keyed by message and language (one index: the primary key), no surrogate id.
+    pk = models.CompositePrimaryKey("message", "language")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="translations", db_index=False)
+    language = models.CharField(max_length=16)
+    text = models.TextField()
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.language}"
 
 
 class TranscriptReadChannel(models.TextChoices):

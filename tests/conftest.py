@@ -14,6 +14,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 KOKOROCHAT_DIR = Path(
     os.environ.get("KOKOROCHAT_DIR", REPO_ROOT.parent / "shared" / "kokorochat" / "kokorochat_dialogues")
 )
+MULTILINGUAL_EN_DIR = Path(
+    os.environ.get(
+        "KOKOROCHAT_MULTILINGUAL_EN_DIR", REPO_ROOT.parent / "shared" / "multilingual-kokorochat" / "English"
+    )
+)
 IN_CI = bool(os.environ.get("CI"))
 
 
@@ -51,6 +56,15 @@ def kokorochat_dir() -> Path:
         f"the published KokoroChat folder is missing at {KOKOROCHAT_DIR}",
     )
     return KOKOROCHAT_DIR
+
+
+@pytest.fixture(scope="session")
+def multilingual_en_dir() -> Path:
+    require(
+        MULTILINGUAL_EN_DIR.is_dir() and any(MULTILINGUAL_EN_DIR.glob("en*.json")),
+        f"the Multilingual KokoroChat English folder is missing at {MULTILINGUAL_EN_DIR}",
+    )
+    return MULTILINGUAL_EN_DIR
 
 
 @pytest.fixture(autouse=True)

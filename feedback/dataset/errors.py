@@ -80,7 +80,22 @@ def fail(message: Any, **params: Any) -> DatasetFormatError:
 
 
 # Parameters that are names or rules written by the code, printed as they are.
-_VERBATIM = {"field", "where", "key", "rule", "min", "max", "expected_type", "n", "other", "pos", "char", "detail"}
+_VERBATIM = {
+    "field",
+    "where",
+    "key",
+    "rule",
+    "min",
+    "max",
+    "expected_type",
+    "n",
+    "other",
+    "pos",
+    "char",
+    "detail",
+    "id",
+    "language",
+}
 
 THE_FILE_LABEL = _("the file")  # the field name of the top-level object
 
@@ -134,6 +149,27 @@ ERR_NOT_REPLACEABLE = _(
     "evaluation id %(value)s belongs to a session recorded on this platform, which an import never replaces"
 )
 ERR_DB_REFUSED = _("the database refused the file: %(detail)s")
+
+# --- translations (the multilingual format) -----------------------------------------------
+ERR_BAD_LANGUAGE_NAME = _(
+    "the file name %(value)s does not start with a language code: a multilingual file is named"
+    " like en12.json (the language, then the evaluation id)"
+)
+ERR_ORIGINAL_LANGUAGE = _(
+    "the file name %(value)s names Japanese, the language of the original: a translation is in another language"
+)
+ERR_MESSAGE_COUNT = _(
+    "%(field)s has %(value)s messages but evaluation id %(id)s in the database has %(expected)s"
+    " (a translation matches its original message by message)"
+)
+ERR_ORIGINAL_DIFFERS = _(
+    "%(field)s is %(value)s but evaluation id %(id)s in the database has %(expected)s"
+    " (a translation must match the stored original)"
+)
+ERR_NO_TRANSLATION = _("message %(n)s has no %(language)s translation")
+ERR_TRANSLATION_CONFLICT = _(
+    "evaluation id %(value)s already has a different %(language)s translation (rerun with --update to replace it)"
+)
 
 # --- reasons the operating system gives ------------------------------------------------------
 OS_PERMISSION = _("permission denied")

@@ -14,16 +14,18 @@ from itertools import groupby
 from pathlib import Path
 
 from django.db import connection, transaction
-from django.db.models import CharField, F, Func
+from django.db.models import CharField, F, Func, OuterRef, Subquery
 
 from feedback.items import ITEM_FIELDS, SCREENING_FIELDS
 from feedback.models import ExportAudit
-from roleplay.models import Message
+from roleplay.models import Message, MessageTranslation
 
+from .errors import ERR_NO_TRANSLATION
 from .export_checks import export_problem
 from .export_target import check_target, staged_file, staged_folder
+from .multilingual import dump_multilingual, file_name, multilingual_object
 from .schema import TZ_NAME, dialogue_object, dump_file, dump_line
-from .selectors import FORMATS, ExportOptions, export_feedback_queryset, export_id
+from .selectors import FORMATS, ExportOptions, export_feedback_queryset, export_id, translated_filter
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ ZIP_FOLDER = "kokorochat_dialogues"
 CHAT_ROLES = {"counselor": "assistant", "client": "user"}
 CHAT_JOIN = "\n"  # consecutive messages of one speaker become one turn, joined by a newline
 CONTENT_TYPES = {"zip": "application/zip", "jsonl": "application/jsonl", "chat-jsonl": "application/jsonl"}
+MULTILINGUAL = "multilingual"  # the command's translation export (a folder of {language}{id}.json)
 EXTENSIONS = {"zip": "zip", "jsonl": "jsonl", "chat-jsonl": "jsonl"}
 
 _FIELDS = (
@@ -62,12 +65,15 @@ def _message_time():
     return _TokyoTime("created_at") if connection.vendor == "postgresql" else F("created_at")
 
 
-def iter_dialogues(qs, skipped: list[tuple[int, str]] | None = None) -> Iterator[tuple[int, dict]]:
+def iter_dialogues(
+    qs, skipped: list[tuple[int, str]] | None = None, *, language: str | None = None
+) -> Iterator[tuple[int, dict]]:
     """(evaluation id, dataset object) for each feedback row of ``qs``, by evaluation id.
 
     With ``skipped`` (a list; every export passes one), a dialogue the importer would refuse is
     left out and (id, reason) appended; without it (readers such as fine-tuning) every row is
-    yielded as it is."""
+    yielded as it is. With ``language``, the object is the multilingual one of that language
+    (a dialogue with a message left untranslated is left out, with the reason, in ``skipped``)."""
     last = -1
     while True:
         rows = list(qs.filter(evaluation_id__gt=last).order_by("evaluation_id").values_list(*_FIELDS)[:CHUNK])
@@ -75,12 +81,13 @@ def iter_dialogues(qs, skipped: list[tuple[int, str]] | None = None) -> Iterator
             return
         last = rows[-1][0]
         session_ids = [r[-3] for r in rows]
-        messages = (
-            Message.objects.filter(session_id__in=session_ids)
-            .order_by("session_id", "seq")
-            .values_list("session_id", "role", _message_time(), "text")
-        )
-        by_session = {sid: [(m[1], m[2], m[3]) for m in group] for sid, group in groupby(messages, key=lambda m: m[0])}
+        messages = Message.objects.filter(session_id__in=session_ids).order_by("session_id", "seq")
+        columns = ["session_id", "role", _message_time(), "text"]
+        if language:  # one index lookup per message (message, language): robust to stale statistics
+            tr = MessageTranslation.objects.filter(message_id=OuterRef("pk"), language=language).values("text")[:1]
+            messages = messages.annotate(tr=Subquery(tr))
+            columns.append("tr")
+        by_session = {sid: list(group) for sid, group in groupby(messages.values_list(*columns), key=lambda m: m[0])}
         for r in rows:
             items = r[7 : 7 + _N_ITEMS]
             screenings = r[7 + _N_ITEMS : 7 + _N_ITEMS + len(SCREENING_FIELDS)]
@@ -94,13 +101,22 @@ def iter_dialogues(qs, skipped: list[tuple[int, str]] | None = None) -> Iterator
                 screenings=screenings,
                 topic=r[-2],
                 topic_sub=r[-1],
-                messages=by_session.get(r[-3], []),
+                messages=[m[1:4] for m in by_session.get(r[-3], [])],
             )
             problem = None if skipped is None else export_problem(obj)
+            if language and problem is None:
+                obj, problem = _translated(obj, [m[4] for m in by_session.get(r[-3], [])], language)
             if problem is None:
                 yield r[0], obj
             else:
                 skipped.append((r[0], problem))
+
+
+def _translated(obj: dict, texts: list[str | None], language: str) -> tuple[dict, str | None]:
+    missing = next((n for n, t in enumerate(texts, start=1) if t is None), None)
+    if missing is not None:
+        return obj, str(ERR_NO_TRANSLATION) % {"n": missing, "language": language}
+    return multilingual_object(obj, texts), None
 
 
 def chat_object(obj: dict) -> dict:
@@ -153,11 +169,13 @@ STREAMERS = {"zip": stream_zip, "jsonl": stream_jsonl, "chat-jsonl": stream_chat
 
 
 @transaction.atomic
-def export_audit_create(*, user, channel: str, options: ExportOptions, fmt: str, dialogue_count: int) -> ExportAudit:
+def export_audit_create(
+    *, user, channel: str, options: ExportOptions, fmt: str, dialogue_count: int, extra: dict | None = None
+) -> ExportAudit:
     return ExportAudit.objects.create(
         user=user if user is not None and user.is_authenticated else None,
         channel=channel,
-        params=options.as_params(),
+        params={**options.as_params(), **(extra or {})},
         fmt=fmt,
         dialogue_count=dialogue_count,
     )
@@ -216,6 +234,32 @@ def export_to_path(
         for chunk in STREAMERS[fmt](dialogues):
             fh.write(chunk)
     return written[0]
+
+
+def export_translations_to_path(
+    *,
+    out: Path,
+    user,
+    options: ExportOptions,
+    language: str,
+    channel: str = "command",
+    overwrite: bool = False,
+    skipped: list[tuple[int, str]] | None = None,
+) -> int:
+    """Write the ``language`` translations of the selected dialogues as ``{language}{id}.json``
+    files (the Multilingual KokoroChat layout) into ``out``, a new or empty folder."""
+    check_target(out, "folder", overwrite=overwrite)
+    qs = export_feedback_queryset(options).filter(translated_filter(language))
+    extra = {"language": language}
+    export_audit_create(
+        user=user, channel=channel, options=options, fmt=MULTILINGUAL, dialogue_count=qs.count(), extra=extra
+    )
+    count = 0
+    with staged_folder(out) as stage:
+        for evaluation_id, obj in iter_dialogues(qs, [] if skipped is None else skipped, language=language):
+            (stage / file_name(language, evaluation_id)).write_bytes(dump_multilingual(obj))
+            count += 1
+    return count
 
 
 def export_filename(options: ExportOptions, fmt: str) -> str:

@@ -10,6 +10,7 @@ To add a format, write such a class and ``register_format`` it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Protocol
 
 from feedback.items import ITEM_MAX, ITEM_MIN
@@ -20,6 +21,7 @@ from roleplay.topics import TOPIC_LABELS
 from .errors import ERR_EMPTY_DIALOGUE, ERR_UNKNOWN_ROLE, ERR_UNKNOWN_TOPIC, fail
 from .jsonload import load_json
 from .kokorochat import KOKOROCHAT, SCORE_RANGE
+from .multilingual import MULTILINGUAL, language_of
 from .schema import ROLES, ParsedDialogue
 from .storable import YEAR_MAX, YEAR_MIN, check_int, check_text, check_time, column_range, has_bad_text, text_limit
 
@@ -33,7 +35,7 @@ class DatasetFileFormat(Protocol):
     def parse(self, obj: Any) -> ParsedDialogue: ...
 
 
-FORMATS: list[DatasetFileFormat] = [KOKOROCHAT]
+FORMATS: list[DatasetFileFormat] = [KOKOROCHAT, MULTILINGUAL]
 
 
 def register_format(fmt: DatasetFileFormat) -> None:
@@ -69,10 +71,19 @@ def check_storable(p: ParsedDialogue) -> ParsedDialogue:
     for n, m in enumerate(p.messages, start=1):
         if not YEAR_MIN <= m.created_at.year <= YEAR_MAX:
             check_time(m.created_at, f"message {n}")
+    if p.translation is not None:
+        if has_bad_text("".join(p.translation)):
+            for n, text in enumerate(p.translation, start=1):
+                check_text(text, f"translation {n}")
     return p
 
 
-def parse_file(raw: bytes | str) -> ParsedDialogue:
-    """Read, recognise and validate one file; DatasetFormatError with the first problem."""
+def parse_file(raw: bytes | str, name: str = "") -> ParsedDialogue:
+    """Read, recognise and validate one file; DatasetFormatError with the first problem.
+
+    A translation (the multilingual format) takes its language from the file ``name``."""
     obj = load_json(raw)
-    return check_storable(detect_format(obj).parse(obj))
+    parsed = detect_format(obj).parse(obj)
+    if parsed.translation is not None and not parsed.language:
+        parsed = replace(parsed, language=language_of(name))
+    return check_storable(parsed)

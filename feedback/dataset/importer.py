@@ -37,7 +37,16 @@ from .errors import (
 from .formats import parse_file
 from .schema import ParsedDialogue, dump_file, parsed_object
 from .source import display_name, read_files, source_names
-from .writer import USERNAME_PREFIX, batched, dataset_username, dialogues_write, imported_session_delete
+from .translation_check import compare_originals
+from .writer import (
+    USERNAME_PREFIX,
+    batched,
+    dataset_username,
+    dialogues_write,
+    imported_session_delete,
+    table_statistics_refresh,
+    translations_attach,
+)
 
 __all__ = ["USERNAME_PREFIX", "DatasetSourceError", "ImportReport", "dataset_import", "dataset_username"]
 
@@ -53,6 +62,7 @@ class ImportReport:
     updated: int = 0
     messages: int = 0
     users_created: int = 0
+    translations: int = 0  # translated messages written (multilingual files)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
 
     @property
@@ -81,40 +91,56 @@ def dataset_import(
     path = Path(path)
     kind, names = source_names(path)
     report = ImportReport(files=len(names))
-    seen: dict[int, str] = {}
+    seen: dict[tuple[int, str], str] = {}
     done = 0
     for chunk in batched(read_files(path, kind, names), chunk_size):
         _import_chunk(chunk, report, seen, update=update)
         done += len(chunk)
         if progress:
             progress(done, len(names), report)
+    if report.messages or report.translations:
+        table_statistics_refresh()
     return report
 
 
-def _import_chunk(chunk: list, report: ImportReport, seen: dict[int, str], *, update: bool) -> None:
+def _import_chunk(chunk: list, report: ImportReport, seen: dict[tuple[int, str], str], *, update: bool) -> None:
     valid: list[tuple[str, ParsedDialogue, bytes]] = []
+    translations: list[tuple[str, ParsedDialogue, bytes]] = []
     for name, raw in chunk:
         shown = display_name(name)
         if isinstance(raw, Exception):
             report.reject(shown, str(ERR_UNREADABLE) % {"detail": os_reason(raw)})
             continue
         try:
-            parsed = parse_file(raw)
+            parsed = parse_file(raw, name)
         except DatasetFormatError as exc:
             report.reject(shown, str(exc.message))
             continue
-        if parsed.evaluation_id in seen:
-            other = seen[parsed.evaluation_id]
-            report.reject(shown, str(ERR_DUPLICATE) % {"value": parsed.evaluation_id, "other": other})
+        key = (parsed.evaluation_id, parsed.language)  # a Japanese file and its translations may meet
+        if key in seen:
+            report.reject(shown, str(ERR_DUPLICATE) % {"value": parsed.evaluation_id, "other": seen[key]})
             continue
-        seen[parsed.evaluation_id] = shown
-        valid.append((shown, parsed, raw))
+        seen[key] = shown
+        (valid if parsed.translation is None else translations).append((shown, parsed, raw))
     known = _known(p.evaluation_id for _n, p, _r in valid)
     new = [(n, p) for n, p, _r in valid if p.evaluation_id not in known]
     replace = _compare_known([v for v in valid if v[1].evaluation_id in known], known, report, update=update)
     _store(new, report)
     for name, parsed in replace:
         _store([(name, parsed)], report, replace=True)
+    for language in sorted({p.language for _n, p, _r in translations}):  # one language at a time
+        import_translations([(n, p) for n, p, _r in translations if p.language == language], report, update=update)
+
+
+def import_translations(items: list[tuple[str, ParsedDialogue]], report: ImportReport, *, update: bool) -> None:
+    """Translated files of one language: a stored original gets the translation (after its
+    Japanese side is checked against the file); a missing one is created from the file."""
+    known = _known(p.evaluation_id for _n, p in items)
+    _store([(n, p) for n, p in items if p.evaluation_id not in known], report)
+    attach = compare_originals([(n, p) for n, p in items if p.evaluation_id in known], report, update=update)
+    for replace in (False, True):
+        todo = [(n, p, sid) for n, p, sid, again in attach if again is replace]
+        _store_translations(todo, report, replace=replace)
 
 
 def _known(ids) -> dict[int, str]:
@@ -174,3 +200,23 @@ def _store(items: list[tuple[str, ParsedDialogue]], report: ImportReport, *, rep
     report.updated += len(items) if replace else 0
     report.messages += messages
     report.users_created += created
+    report.translations += sum(len(p.translation or ()) for _n, p in items)
+
+
+def _store_translations(items: list[tuple[str, ParsedDialogue, int]], report: ImportReport, *, replace: bool) -> None:
+    """Attach translations to stored dialogues in one transaction; if refused, one file at a time."""
+    if not items:
+        return
+    try:
+        with transaction.atomic():
+            written = translations_attach([(sid, p.language, p.translation) for _n, p, sid in items], replace=replace)
+    except Exception as exc:  # any refusal is reported per file
+        if len(items) > 1:
+            for item in items:
+                _store_translations([item], report, replace=replace)
+        else:
+            report.reject(items[0][0], str(ERR_DB_REFUSED) % {"detail": first_line(exc)})
+        return
+    report.imported += len(items)
+    report.updated += len(items) if replace else 0
+    report.translations += written

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from feedback.items import HEADER_JP, ITEM_MAX, ITEM_MIN, ITEMS, SCREENINGS, compute_total
+from feedback.items import HEADER_JP, ITEM_MAX, ITEM_MIN, ITEMS, compute_total
 from feedback.models import Feedback
 from roleplay.models import Profile, Session
 from roleplay.topics import TOPIC_BY_JP, TOPIC_LABELS
@@ -119,47 +119,58 @@ def _parse_topic(topic: Any) -> tuple[str, str]:
     return str(key), check_text(sub, "topic.sub", text_limit(Session, "topic_sub"))
 
 
-def _ranges() -> dict[str, tuple[int, int]]:
+def _ranges() -> tuple[tuple[int, tuple[int, int]], ...]:
+    """(position in the header, range): the evaluation id, the client and counselor ids, the score."""
     ids = column_range(Profile, "dataset_id", minimum=1)
+    return ((0, column_range(Feedback, "evaluation_id", minimum=1)), (2, ids), (3, ids), (4, SCORE_RANGE))
+
+
+def review_values(
+    review: Any, keys: tuple[str, ...], label: str, *, twin: tuple[Any, tuple[str, ...], str] | None = None
+) -> dict[str, Any]:
+    """One review checked (Japanese or English keys, the same order): its values for ParsedDialogue.
+
+    ``twin`` (review, keys, label): a second review that must hold the same values (checked
+    before the score rule, as the published format's two reviews are)."""
+    values = {n: check_int(review[keys[n]], f"{label}.{keys[n]}", limits) for n, limits in _ranges()}
+    created_at = parse_time(review[keys[1]], f"{label}.{keys[1]}")
+    n_header = len(HEADER_JP)
+    item_keys = keys[n_header : n_header + len(ITEMS)]
+    items = tuple(check_int(review[k], f"{label}.{k}", (ITEM_MIN, ITEM_MAX)) for k in item_keys)
+    screenings = []
+    for k in keys[n_header + len(ITEMS) :]:
+        value = review[k]
+        if value is not None and value != SCREENING_CHECKED:
+            rule = f'null / "{SCREENING_CHECKED}"'
+            raise fail(ERR_BAD_SCREENING, field=f"{label}.{k}", value=value, rule=rule)
+        screenings.append(value is not None)
+    if twin is not None:
+        other, other_keys, other_label = twin
+        for kj, ke in zip(keys, other_keys, strict=True):
+            a, b = review[kj], other[ke]
+            if a != b or type(a) is not type(b):
+                raise fail(
+                    ERR_REVIEWS_DISAGREE, field=f"{other_label}.{ke}", value=b, other=f"{label}.{kj}", expected=a
+                )
+    score = values[4]
+    expected = compute_total(items, s1=screenings[0], s2=screenings[1], s3=screenings[2])
+    if score != expected:
+        raise fail(ERR_SCORE_RULE, field=f"{label}.{keys[4]}", value=score, expected=expected)
     return {
-        HEADER_JP[0]: column_range(Feedback, "evaluation_id", minimum=1),
-        HEADER_JP[2]: ids,
-        HEADER_JP[3]: ids,
-        HEADER_JP[4]: SCORE_RANGE,
+        "evaluation_id": values[0],
+        "created_at": created_at,
+        "client_id": values[2],
+        "counselor_id": values[3],
+        "score": score,
+        "items": items,
+        "screenings": tuple(screenings),
     }
 
 
 def _parse_review(jp: Any, en: Any) -> dict[str, Any]:
     check_object(jp, REVIEW_KEYS_JP, REVIEW_JP)
     check_object(en, REVIEW_KEYS_EN, REVIEW_EN)
-    ranges = _ranges()
-    values = {key: check_int(jp[key], f"{REVIEW_JP}.{key}", limits) for key, limits in ranges.items()}
-    created_at = parse_time(jp[HEADER_JP[1]], f"{REVIEW_JP}.{HEADER_JP[1]}")
-    items = tuple(check_int(jp[i.jp], f"{REVIEW_JP}.{i.jp}", (ITEM_MIN, ITEM_MAX)) for i in ITEMS)
-    screenings = []
-    for s in SCREENINGS:
-        value = jp[s.jp]
-        if value is not None and value != SCREENING_CHECKED:
-            rule = f'null / "{SCREENING_CHECKED}"'
-            raise fail(ERR_BAD_SCREENING, field=f"{REVIEW_JP}.{s.jp}", value=value, rule=rule)
-        screenings.append(value is not None)
-    for kj, ke in zip(REVIEW_KEYS_JP, REVIEW_KEYS_EN, strict=True):
-        a, b = jp[kj], en[ke]
-        if a != b or type(a) is not type(b):
-            raise fail(ERR_REVIEWS_DISAGREE, field=f"{REVIEW_EN}.{ke}", value=b, other=f"{REVIEW_JP}.{kj}", expected=a)
-    score = values[HEADER_JP[4]]
-    expected = compute_total(items, s1=screenings[0], s2=screenings[1], s3=screenings[2])
-    if score != expected:
-        raise fail(ERR_SCORE_RULE, field=f"{REVIEW_JP}.{HEADER_JP[4]}", value=score, expected=expected)
-    return {
-        "evaluation_id": values[HEADER_JP[0]],
-        "created_at": created_at,
-        "client_id": values[HEADER_JP[2]],
-        "counselor_id": values[HEADER_JP[3]],
-        "score": score,
-        "items": items,
-        "screenings": tuple(screenings),
-    }
+    return review_values(jp, REVIEW_KEYS_JP, REVIEW_JP, twin=(en, REVIEW_KEYS_EN, REVIEW_EN))
 
 
 class KokoroChatFormat:

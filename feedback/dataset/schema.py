@@ -55,6 +55,9 @@ class ParsedDialogue:
     topic: str
     topic_sub: str
     messages: tuple[ParsedMessage, ...]
+    # A multilingual file: the language (its file-name prefix) and one translated text per message.
+    language: str = ""
+    translation: tuple[str, ...] | None = None
 
 
 def format_time(value: datetime) -> str:

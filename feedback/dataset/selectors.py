@@ -9,7 +9,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from feedback.items import ITEM_FIELDS
 from feedback.models import Feedback
-from roleplay.models import Message, Session
+from roleplay.models import Message, MessageTranslation, Session
 
 # Platform accounts without a research id are exported as DERIVED_ID_OFFSET + user id
 # (stable, and far above the published ids 1..~500).
@@ -87,6 +87,13 @@ def export_feedback_queryset(options: ExportOptions) -> QuerySet[Feedback]:
 def export_without_messages_count(options: ExportOptions) -> int:
     """Sessions the options select that are left out because they have no messages."""
     return _export_base(options).exclude(_has_messages()).count()
+
+
+def translated_filter(language: str) -> Exists:
+    """Sessions whose first message is translated into ``language`` (an index lookup per session;
+    a dialogue translated only in part is then left out by the export, with the reason)."""
+    first = MessageTranslation.objects.filter(message__session_id=OuterRef("session_id"), message__seq=1)
+    return Exists(first.filter(language=language))
 
 
 def _has_messages() -> Exists:

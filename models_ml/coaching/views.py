@@ -7,12 +7,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from roleplay.selectors.translations import session_translation
+
 from . import selectors, services
 from .presenters import live_panel_context
 
 
 def _timeline_context(session, run) -> dict:
-    return {"session": session, "run": run, **selectors.timeline(session=session, run=run)}
+    translation = session_translation(session_id=session.pk)
+    return {"session": session, "run": run, "translation": translation, **selectors.timeline(session=session, run=run)}
 
 
 @login_required

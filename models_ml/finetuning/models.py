@@ -93,8 +93,10 @@ class ModelVersion(models.Model):
         return f"{self.name} ({self.get_kind_display()}, {self.backend})"
 
     def backend_config(self) -> dict[str, Any]:
-        """The dict for ``models_ml.llm.backends.get_backend``."""
-        return resolve_backend_config({"backend": self.backend, **self.config})
+        """The dict for ``models_ml.llm.backends.get_backend`` (``language`` is the platform's, not the backend's)."""
+        return resolve_backend_config(
+            {"backend": self.backend, **{k: v for k, v in self.config.items() if k != "language"}}
+        )
 
 
 def resolve_backend_config(config: dict[str, Any]) -> dict[str, Any]:

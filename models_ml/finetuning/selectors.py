@@ -9,7 +9,8 @@ from django.db.models import Count, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from feedback.dataset.exporter import iter_dialogues
-from feedback.dataset.selectors import ExportOptions, export_feedback_queryset
+from feedback.dataset.schema import REVIEW_KEYS_JP
+from feedback.dataset.selectors import ExportOptions, export_feedback_queryset, translated_filter
 from kokoro_site.errors import ServiceError
 
 from .models import (
@@ -81,18 +82,39 @@ def job_training_records(job: FineTuneJob) -> list[dict[str, Any]]:
 RETRIEVAL_OPTIONS = ExportOptions("high")
 
 
-def retrieval_records() -> list[dict[str, Any]]:
-    """High-scored (70–98) dialogues: the retrieval partner's answers."""
-    return [dict(obj, id=str(eid)) for eid, obj in iter_dialogues(export_feedback_queryset(RETRIEVAL_OPTIONS))]
+ORIGINAL_LANGUAGE = "ja"
 
 
-def partner_available(*, kind: str) -> bool:
-    """Whether a practice partner of ``kind`` can answer now: a model is active or configured, or the retrieval
-    partner can be built on demand from High-scored sessions (what ``practice.services.backend_config_for`` does)."""
+def _retrieval_queryset(language: str):
+    qs = export_feedback_queryset(RETRIEVAL_OPTIONS)
+    return qs if language == ORIGINAL_LANGUAGE else qs.filter(translated_filter(language))
+
+
+def retrieval_records(*, language: str = ORIGINAL_LANGUAGE) -> list[dict[str, Any]]:
+    """High-scored (70–98) dialogues: the retrieval partner's answers; in another language than Japanese,
+    their translations (the imported Multilingual KokoroChat) as the utterances."""
+    if language == ORIGINAL_LANGUAGE:
+        return [dict(obj, id=str(eid)) for eid, obj in iter_dialogues(_retrieval_queryset(language))]
+    out = []
+    for eid, obj in iter_dialogues(_retrieval_queryset(language), [], language=language):
+        dialogue = [{"role": m["role"], "time": m["time"], "utterance": m["content"]} for m in obj["dialogue"]]
+        review_jp = dict(zip(REVIEW_KEYS_JP, obj["review_by_client"].values(), strict=True))  # same order
+        out.append({"dialogue": dialogue, "topic": obj["topic"], "review_by_client_jp": review_jp, "id": str(eid)})
+    return out
+
+
+def version_language(version: ModelVersion) -> str:
+    """The language a partner answers in (``config["language"]``; Japanese when unset)."""
+    return str(version.config.get("language") or ORIGINAL_LANGUAGE)
+
+
+def partner_available(*, kind: str, language: str = ORIGINAL_LANGUAGE) -> bool:
+    """Whether a practice partner of ``kind`` can answer now in ``language``: a model is active or configured,
+    or the retrieval partner can be built on demand from High-scored sessions (or their translations)."""
     try:
-        generation_backend_config(kind=kind)
+        generation_backend_config(kind=kind, language=language)
     except NoModelError:
-        return export_feedback_queryset(RETRIEVAL_OPTIONS).exists()
+        return _retrieval_queryset(language).exists()
     return True
 
 
@@ -125,17 +147,25 @@ def generation_backends_overview() -> list[tuple[str, dict[str, Any] | None]]:
     return rows
 
 
-def generation_backend_config(*, kind: str, version_id: int | None = None) -> dict[str, Any]:
+def generation_backend_config(
+    *, kind: str, version_id: int | None = None, language: str = ORIGINAL_LANGUAGE
+) -> dict[str, Any]:
     """The ``get_backend`` config for a practice partner (kind counselor / client) or the LLM scorer.
 
     Order: the chosen active version; else the newest active non-retrieval version of ``kind``; else
-    ``settings.KOKORO_GENERATION_BACKENDS[kind]``; else the newest active retrieval index. Raises NoModelError."""
+    ``settings.KOKORO_GENERATION_BACKENDS[kind]``; else the newest active retrieval index. Raises NoModelError.
+    In another ``language`` than Japanese only the active versions of that language count (e.g. the
+    English retrieval index, ``build_retrieval_index --language en``)."""
     if version_id is not None:
         version = ModelVersion.objects.filter(pk=version_id, kind=kind, is_active=True).first()
         if version is None:
             raise NoModelError("no_model", str(ERR_VERSION_UNAVAILABLE))
         return version.backend_config()
-    active = list(model_versions(kind=kind, active_only=True))
+    active = [v for v in model_versions(kind=kind, active_only=True) if version_language(v) == language]
+    if language != ORIGINAL_LANGUAGE:
+        if active:
+            return active[0].backend_config()
+        raise NoModelError("no_model", str(ERR_NO_MODEL % {"kind": kind}))
     trained = [v for v in active if v.backend != Backend.RETRIEVAL]
     if trained:
         return trained[0].backend_config()

@@ -60,3 +60,13 @@ def session_history(*, session_id: int) -> list[dict[str, str]]:
     """The conversation in dataset roles, for ``models_ml.llm.partners``."""
     rows = Message.objects.filter(session_id=session_id).order_by("seq").values_list("role", "text")
     return [{"role": role, "text": text} for role, text in rows]
+
+
+def practice_language(*, ai_role: str, ui_language: str | None, chosen_model: bool = False) -> str:
+    """The language of a new practice session: the UI's when it is not Japanese and a partner can answer in
+    it (an active model of that language, or the imported translations to build the retrieval partner
+    from); else Japanese. A chosen model version answers in Japanese."""
+    language = (ui_language or "ja").split("-")[0].lower()
+    if chosen_model or language == "ja":
+        return "ja"
+    return language if partner_available(kind=ai_role, language=language) else "ja"

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -16,6 +17,7 @@ from roleplay.services.sessions import session_end_if_overdue, session_next_url
 
 from . import selectors
 from .models import AIRole
+from .selectors import practice_language
 from .services import ERR_AI_ROLE, PracticeError, practice_reply_retry, practice_session_end, practice_session_start
 
 
@@ -44,6 +46,9 @@ def start(request: HttpRequest) -> HttpResponse:
             ai_role=data["ai_role"],
             model_version_id=data["model_version"] if data["ai_role"] == AIRole.COUNSELOR else None,
             role_card_id=data["role_card"] if data["ai_role"] == AIRole.CLIENT else None,
+            language=practice_language(
+                ai_role=data["ai_role"], ui_language=get_language(), chosen_model=bool(data["model_version"])
+            ),
         )
     except PracticeError as exc:
         messages.error(request, exc.message)

@@ -12,7 +12,16 @@ from django.utils.translation import gettext_lazy as _
 from models_ml.jobs.cache import model_cache
 
 from .artifacts import load_model
-from .base import CODE_NO_MODEL, ERR_NO_MODEL, ScorePrediction, Scorer, ScorerError, register_backend
+from .base import (
+    CODE_NO_MODEL,
+    ERR_NO_LANGUAGE_MODEL,
+    ERR_NO_MODEL,
+    ORIGINAL_LANGUAGE,
+    ScorePrediction,
+    Scorer,
+    ScorerError,
+    register_backend,
+)
 from .records import LabelledDialogue
 
 if TYPE_CHECKING:  # sklearn is imported only when a model is used, not at app start-up
@@ -45,26 +54,32 @@ def model_path(relative: str) -> Path:
     return Path(settings.KOKORO_ARTIFACTS_DIR) / relative
 
 
-def load_cpu_scorer() -> CpuScorer:
-    """The active "cpu" model, loaded once per process (the checksum is verified on every load;
-    a changed file — new mtime — is loaded and verified again)."""
+def load_cpu_scorer(*, language: str = ORIGINAL_LANGUAGE) -> CpuScorer:
+    """The active "cpu" model of ``language``, loaded once per process (the checksum is verified
+    on every load; a changed file — new mtime — is loaded and verified again)."""
     from models_ml.scoring.selectors import active_scorer_model
 
-    row = active_scorer_model(backend="cpu")
+    row = active_scorer_model(backend="cpu", language=language)
+    if row is None and language != ORIGINAL_LANGUAGE:
+        raise ScorerError(CODE_NO_MODEL, ERR_NO_LANGUAGE_MODEL % {"language": language})
     if row is None:
         raise ScorerError(CODE_NO_MODEL, ERR_NO_MODEL)
     path = model_path(row.path)
     mtime = path.stat().st_mtime if path.is_file() else -1.0
-    key = f"{CACHE_PREFIX}{row.version}:{row.sha256}:{mtime}"
+    prefix = f"{CACHE_PREFIX}{language}:"
+    key = f"{prefix}{row.version}:{row.sha256}:{mtime}"
     cache = model_cache()  # the process's one model cache (shared with every ML app)
     if key not in cache.keys():
-        cache.discard(prefix=CACHE_PREFIX)  # one CPU scorer per process: the active one
+        cache.discard(prefix=prefix)  # one CPU scorer per process and language: the active one
     model = cache.get(key, lambda: load_model(path, sha256=row.sha256))
     return CpuScorer(model, row.version)
 
 
-def load_llm_scorer() -> Scorer:
-    """The "llm" backend: ``models_ml.scoring.llm_scorer.load_scorer()`` (imported on first use)."""
+def load_llm_scorer(*, language: str = ORIGINAL_LANGUAGE) -> Scorer:
+    """The "llm" backend: ``models_ml.scoring.llm_scorer.load_scorer()`` (imported on first use;
+    Japanese only: a session in another language needs the cpu model of its language)."""
+    if language != ORIGINAL_LANGUAGE:
+        raise ScorerError(CODE_NO_MODEL, ERR_NO_LANGUAGE_MODEL % {"language": language})
     try:
         module = importlib.import_module("models_ml.scoring.llm_scorer")
     except ImportError:

@@ -15,6 +15,7 @@ from .records import LabelledDialogue
 ERR_UNKNOWN_BACKEND = _("Unknown scorer backend: %(name)s.")
 ERR_NO_MODEL = _("No auto-scorer has been trained yet.")
 CODE_NO_MODEL = "no_model"  # a ScorerError with this code: the prediction waits for a scorer (not a failure)
+ERR_NO_LANGUAGE_MODEL = _("No auto-scorer has been trained for the language %(language)s yet.")
 ERR_MODEL_FILE_MISSING = _("The scorer model file is missing: %(path)s.")
 ERR_MODEL_CHECKSUM = _("The scorer model file is corrupt (checksum mismatch): %(path)s.")
 ERR_MODEL_UNREADABLE = _("The scorer model file cannot be read: %(path)s.")
@@ -43,11 +44,13 @@ class Scorer(Protocol):
     def predict(self, dialogue: LabelledDialogue) -> ScorePrediction: ...
 
 
-_REGISTRY: dict[str, Callable[[], Scorer]] = {}
+_REGISTRY: dict[str, Callable[..., Scorer]] = {}
+ORIGINAL_LANGUAGE = "ja"
 
 
-def register_backend(name: str, factory: Callable[[], Scorer]) -> None:
-    """A backend factory returns a ready scorer (its active model loaded) or raises ScorerError."""
+def register_backend(name: str, factory: Callable[..., Scorer]) -> None:
+    """A backend factory returns a ready scorer (its active model loaded) or raises ScorerError;
+    for a session in another language than Japanese it is called with ``language=``."""
     _REGISTRY[name] = factory
 
 
@@ -55,9 +58,9 @@ def backend_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_scorer(name: str) -> Scorer:
+def get_scorer(name: str, *, language: str = ORIGINAL_LANGUAGE) -> Scorer:
     try:
         factory = _REGISTRY[name]
     except KeyError:
         raise ScorerError(message=ERR_UNKNOWN_BACKEND % {"name": name}) from None
-    return factory()
+    return factory() if language == ORIGINAL_LANGUAGE else factory(language=language)

@@ -20,12 +20,15 @@ class ScorerModel(models.Model):
     feature_config = models.JSONField(default=dict)
     metrics = models.JSONField(default=dict)
     is_active = models.BooleanField(default=False)
+    # The language of the texts it was trained on ("ja": the dataset; "en": its English translation);
+    # a session is scored by the active model of its own language.
+    language = models.CharField(max_length=16, default="ja")
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["backend"], condition=Q(is_active=True), name="scorer_one_active_per_backend"
+                fields=["backend", "language"], condition=Q(is_active=True), name="scorer_one_active_per_language"
             )
         ]
 

@@ -55,15 +55,19 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def dialogue_from_json(obj: dict, *, session_key: str) -> LabelledDialogue:
-    """Map one published KokoroChat JSON object to a record (English review keys)."""
-    review = obj.get("review_by_client_en") or {}
+def dialogue_from_json(obj: dict, *, session_key: str, translated: bool = False) -> LabelledDialogue:
+    """Map one published KokoroChat JSON object to a record (English review keys).
+
+    A Multilingual KokoroChat object (``review_by_client``; messages with ``origin`` and
+    ``content``) gives the Japanese ``origin`` texts, or with ``translated`` the translations."""
+    review = obj.get("review_by_client_en") or obj.get("review_by_client") or {}
+    text_key = "content" if translated else "origin"
     items = tuple(int(review[i.en]) for i in ITEMS) if all(review.get(i.en) is not None for i in ITEMS) else None
     screening = tuple(bool(review.get(s.en)) for s in SCREENINGS)
     return LabelledDialogue(
         session_key=session_key,
         messages=[
-            Utterance(m.get("role", ""), _parse_time(m.get("time")), m.get("utterance") or "")
+            Utterance(m.get("role", ""), _parse_time(m.get("time")), m.get("utterance", m.get(text_key)) or "")
             for m in obj.get("dialogue", [])
         ],
         items=items,
@@ -74,8 +78,9 @@ def dialogue_from_json(obj: dict, *, session_key: str) -> LabelledDialogue:
     )
 
 
-def load_folder(path: str | Path, *, limit: int | None = None) -> list[LabelledDialogue]:
-    """Read every ``*.json`` of a KokoroChat folder, sorted by numeric file name."""
+def load_folder(path: str | Path, *, limit: int | None = None, translated: bool = False) -> list[LabelledDialogue]:
+    """Read every ``*.json`` of a KokoroChat folder, sorted by numeric file name (a Multilingual
+    KokoroChat folder such as ``English/``: with ``translated``, its translated texts)."""
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"not a folder: {folder}")
@@ -85,5 +90,5 @@ def load_folder(path: str | Path, *, limit: int | None = None) -> list[LabelledD
     out = []
     for f in files:
         with f.open(encoding="utf-8") as fh:
-            out.append(dialogue_from_json(json.load(fh), session_key=f.stem))
+            out.append(dialogue_from_json(json.load(fh), session_key=f.stem, translated=translated))
     return out

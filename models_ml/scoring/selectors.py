@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from feedback.items import ITEM_FIELDS, SCREENING_FIELDS
-from roleplay.models import Message, Session, SessionStatus
+from roleplay.models import Message, MessageTranslation, Session, SessionStatus
 
 from .models import Prediction, PredictionStatus, ScorerModel
 from .records import LabelledDialogue, Utterance
@@ -20,8 +20,18 @@ def participant_key(user) -> str:
     return f"p{dataset_id}" if dataset_id is not None else f"u{user.pk}"
 
 
-def _record(session: Session, *, with_labels: bool) -> LabelledDialogue:
-    msgs = [Utterance(m.role, m.created_at, m.text) for m in session.messages.all()]
+ORIGINAL_LANGUAGE = "ja"
+
+
+def _record(session: Session, *, with_labels: bool, language: str = ORIGINAL_LANGUAGE) -> LabelledDialogue | None:
+    """The session's record; with a ``language`` other than the session's own, its translated texts
+    (None when a message has no translation in that language)."""
+    if language == session.language:
+        msgs = [Utterance(m.role, m.created_at, m.text) for m in session.messages.all()]
+    else:
+        msgs = [Utterance(m.role, m.created_at, m.translated) for m in session.messages.all()]
+        if any(u.text is None for u in msgs):
+            return None
     items, screening = None, (False, False, False)
     feedback = getattr(session, "feedback", None) if with_labels else None
     if feedback is not None:
@@ -38,31 +48,47 @@ def _record(session: Session, *, with_labels: bool) -> LabelledDialogue:
     )
 
 
-def _sessions() -> QuerySet[Session]:
+def _sessions(language: str = ORIGINAL_LANGUAGE) -> QuerySet[Session]:
+    messages = Message.objects.order_by("seq").only("session_id", "seq", "role", "text", "created_at")
+    if language != ORIGINAL_LANGUAGE:  # the translation of each message (None when there is none)
+        translated = MessageTranslation.objects.filter(message_id=OuterRef("pk"), language=language)
+        messages = messages.annotate(translated=Subquery(translated.values("text")[:1]))
     return Session.objects.select_related("counselor__profile", "client__profile").prefetch_related(
-        Prefetch(
-            "messages", queryset=Message.objects.order_by("seq").only("session_id", "seq", "role", "text", "created_at")
-        )
+        Prefetch("messages", queryset=messages)
     )
 
 
-def labelled_dialogues(*, include_synthetic: bool = False) -> list[LabelledDialogue]:
-    """Every ended session that has the client's feedback, oldest first (the training data)."""
-    qs = _sessions().select_related("feedback").filter(feedback__isnull=False).order_by("pk")
+def labelled_dialogues(*, include_synthetic: bool = False, language: str = ORIGINAL_LANGUAGE) -> list[LabelledDialogue]:
+    """Every ended session that has the client's feedback, oldest first (the training data).
+
+    ``language``: the texts in that language — sessions held in it, and the translations of the
+    others (Multilingual KokoroChat); a session not (fully) translated is left out. The labels are
+    the same client ratings whatever the language."""
+    qs = _sessions(language).select_related("feedback").filter(feedback__isnull=False).order_by("pk")
     if not include_synthetic:
         qs = qs.filter(is_synthetic=False)
+    if language != ORIGINAL_LANGUAGE:
+        first = MessageTranslation.objects.filter(message__session_id=OuterRef("pk"), message__seq=1, language=language)
+        qs = qs.filter(Q(language=language) | Exists(first))
+    else:
+        qs = qs.filter(language=language)
     out = []
     for chunk_start in range(0, qs.count(), 500):
-        out += [_record(s, with_labels=True) for s in qs[chunk_start : chunk_start + 500]]
+        records = (_record(s, with_labels=True, language=language) for s in qs[chunk_start : chunk_start + 500])
+        out += [r for r in records if r is not None]
     return out
 
 
 def session_dialogue(*, session_id: int) -> LabelledDialogue:
-    return _record(_sessions().get(pk=session_id), with_labels=False)
+    """The session's own texts (in the language it was held in)."""
+    session = _sessions().get(pk=session_id)
+    record = _record(session, with_labels=False, language=session.language)
+    assert record is not None  # its own language: never a translation
+    return record
 
 
-def active_scorer_model(*, backend: str) -> ScorerModel | None:
-    return ScorerModel.objects.filter(backend=backend, is_active=True).first()
+def active_scorer_model(*, backend: str, language: str = ORIGINAL_LANGUAGE) -> ScorerModel | None:
+    return ScorerModel.objects.filter(backend=backend, language=language, is_active=True).first()
 
 
 def prediction_for_session(*, session_id: int) -> Prediction | None:

@@ -51,8 +51,12 @@ def scorer_train(
     source: str = "database",
     config: FeatureConfig | None = None,
     log: Callable[[str], None] | None = None,
+    language: str = "ja",
 ) -> ScorerModel:
-    """Train the CPU scorer: 90 % training, 10 % validation (alpha, rounding offsets, thresholds)."""
+    """Train the CPU scorer: 90 % training, 10 % validation (alpha, rounding offsets, thresholds).
+
+    ``language``: the language of the records' texts, stored on the version (a session is scored
+    by the active model of its language)."""
     labelled = [r for r in records if r.labelled]
     minimum = max(min_sessions, ABSOLUTE_MIN_SESSIONS)
     if len(labelled) < minimum:
@@ -72,6 +76,7 @@ def scorer_train(
         "backend": "cpu",
         "created_at": timezone.now().isoformat(),
         "training_source": source,
+        "language": language,
         "training_size": len(train),
         "validation_size": len(val),
         "seed": seed,
@@ -81,13 +86,20 @@ def scorer_train(
     }
     path, digest = save_model(model, version=version, manifest=manifest)
     return _scorer_model_record(
-        version=version, path=path, digest=digest, manifest=manifest, train_size=len(train), activate=activate
+        version=version,
+        path=path,
+        digest=digest,
+        manifest=manifest,
+        train_size=len(train),
+        activate=activate,
+        language=language,
     )
 
 
 @transaction.atomic
-def _scorer_model_record(*, version, path, digest, manifest, train_size, activate) -> ScorerModel:
+def _scorer_model_record(*, version, path, digest, manifest, train_size, activate, language="ja") -> ScorerModel:
     row = ScorerModel.objects.create(
+        language=language,
         version=version,
         backend="cpu",
         path=str(path.relative_to(settings.KOKORO_ARTIFACTS_DIR)),
@@ -103,9 +115,8 @@ def _scorer_model_record(*, version, path, digest, manifest, train_size, activat
 
 @transaction.atomic
 def scorer_model_activate(*, scorer_model: ScorerModel) -> ScorerModel:
-    ScorerModel.objects.filter(backend=scorer_model.backend, is_active=True).exclude(pk=scorer_model.pk).update(
-        is_active=False
-    )
+    active = ScorerModel.objects.filter(backend=scorer_model.backend, language=scorer_model.language, is_active=True)
+    active.exclude(pk=scorer_model.pk).update(is_active=False)
     scorer_model.is_active = True
     scorer_model.save(update_fields=["is_active"])
     transaction.on_commit(clear_cache)
@@ -255,7 +266,7 @@ def prediction_compute(*, session_id: int) -> Prediction:
         )
     try:
         with translation.override("en"):  # a stored reason is the English source, translated when shown
-            result = get_scorer(backend).predict(dialogue)
+            result = get_scorer(backend, language=session.language).predict(dialogue)
     except ScorerError as exc:
         # No scorer yet is a state, not a failure: the session is scored once a scorer is activated.
         status = PredictionStatus.WAITING if exc.code == CODE_NO_MODEL else PredictionStatus.FAILED

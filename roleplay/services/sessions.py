@@ -120,10 +120,14 @@ def session_start_now(
     source: str,
     is_synthetic: bool = False,
     duration_minutes: int | None = None,
+    language: str = "ja",
 ) -> Session:
-    """A session that is live from now on (AI practice, simulations): no slot, no matching."""
+    """A session that is live from now on (AI practice, simulations): no slot, no matching.
+
+    ``language``: the language it is held in (English-mode practice: "en")."""
     now = timezone.now()
     return Session.objects.create(
+        language=language,
         counselor=counselor,
         client=client,
         starts_at=now,

@@ -20,6 +20,7 @@ from roleplay.selectors.chat import (
     participant_name,
     session_get_for_user,
 )
+from roleplay.selectors.translations import session_translation
 from roleplay.services.audit import transcript_read_log
 from roleplay.services.sessions import (
     START_NOW_WINDOW,
@@ -89,6 +90,7 @@ def session_room(request: HttpRequest, pk: int) -> HttpResponse:
         "role": role,
         "history": history,
         "history_frames": [message_frame(m) for m in history],
+        "translation": session_translation(session_id=session.pk),
         "config": config,
         "partner_name": participant_name(partner) if partner else None,
         "counselor_name": participant_name(session.counselor),

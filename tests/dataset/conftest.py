@@ -52,6 +52,30 @@ def make_dialogue(
     }
 
 
+# Invented English for LINES, message by message (the multilingual fixtures' ``content``).
+LINES_EN = (
+    "Hello. What would you like to talk about today?",
+    "I have been a little tired lately because of work.",
+    "Getting up in the morning is hard.",
+    "That sounds hard. Could you tell me a bit more?",
+    "Conversations with my boss do not go well.",
+    "Thank you for telling me.",
+)
+
+
+def make_multilingual(jp: dict, texts: tuple[str, ...] | None = None) -> dict:
+    """The multilingual object of a KokoroChat-format fixture (``texts``: one translation per message)."""
+    texts = texts if texts is not None else tuple(LINES_EN[n % len(LINES_EN)] for n in range(len(jp["dialogue"])))
+    return {
+        "dialogue": [
+            {"role": m["role"], "time": m["time"], "origin": m["utterance"], "content": t}
+            for m, t in zip(jp["dialogue"], texts, strict=True)
+        ],
+        "topic": dict(jp["topic"]),
+        "review_by_client": dict(jp["review_by_client_en"]),
+    }
+
+
 def dump(obj) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2)
 

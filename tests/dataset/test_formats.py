@@ -48,7 +48,7 @@ def lines_format(monkeypatch):
     monkeypatch.setattr(formats, "FORMATS", list(formats.FORMATS))
     formats.register_format(LinesFormat())
     formats.register_format(LinesFormat())  # registering twice keeps one
-    assert [f.name for f in formats.FORMATS] == ["kokorochat", "lines"]
+    assert [f.name for f in formats.FORMATS] == ["kokorochat", "multilingual", "lines"]
 
 
 def test_a_file_is_parsed_by_the_format_it_matches(lines_format):

@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from feedback.dataset.errors import ExportTargetError
-from feedback.dataset.exporter import export_to_path
+from feedback.dataset.exporter import MULTILINGUAL, export_to_path, export_translations_to_path
+from feedback.dataset.multilingual import LANGUAGE_RE, ORIGINAL_LANGUAGE
 from feedback.dataset.selectors import FORMATS, SUBSETS, ExportOptions, export_without_messages_count
 from feedback.dataset.source import display_name
 
@@ -19,6 +20,9 @@ BAD_DATE = gettext_noop("bad date %(value)s (expected YYYY-MM-DD)")
 DONE = gettext_noop("exported %(count)s dialogues (%(fmt)s) to %(out)s in %(seconds).1f s")
 NO_MESSAGES = gettext_noop("left out %(n)s session(s) without messages (a dataset record needs at least one)")
 SKIPPED = gettext_noop("left out evaluation id %(id)s: %(reason)s")
+LANGUAGE_NEEDED = gettext_noop("--format multilingual needs --language (the translation's language code, e.g. en)")
+LANGUAGE_UNUSED = gettext_noop("--language goes with --format multilingual only")
+BAD_LANGUAGE = gettext_noop("bad language code %(value)s (expected a code such as en or zh, not ja)")
 
 
 def _date(value: str) -> date:
@@ -26,6 +30,15 @@ def _date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise CommandError(_(BAD_DATE) % {"value": repr(value)}) from None
+
+
+def _check_language(fmt: str, language: str | None) -> None:
+    if fmt == MULTILINGUAL and not language:
+        raise CommandError(_(LANGUAGE_NEEDED))
+    if fmt != MULTILINGUAL and language:
+        raise CommandError(_(LANGUAGE_UNUSED))
+    if language and (not LANGUAGE_RE.fullmatch(language) or language.lower() == ORIGINAL_LANGUAGE):
+        raise CommandError(_(BAD_LANGUAGE) % {"value": repr(language)})
 
 
 class Command(BaseCommand):
@@ -38,7 +51,10 @@ class Command(BaseCommand):
         parser.add_argument("--since", type=str, help="first session date, YYYY-MM-DD (inclusive)")
         parser.add_argument("--until", type=str, help="last session date, YYYY-MM-DD (inclusive)")
         parser.add_argument("--include-synthetic", action="store_true", help="include LLM-generated sessions")
-        parser.add_argument("--format", choices=FORMATS, default="folder", dest="fmt")
+        parser.add_argument("--format", choices=(*FORMATS, MULTILINGUAL), default="folder", dest="fmt")
+        parser.add_argument(
+            "--language", help="with --format multilingual: the translation to write as {LANG}{id}.json (en, zh, ...)"
+        )
         parser.add_argument(
             "--overwrite", action="store_true", help="replace an existing OUT (a folder: only one of .json files)"
         )
@@ -52,7 +68,10 @@ class Command(BaseCommand):
         with translation.override(lang or translation.get_language()):
             self._run(**options)
 
-    def _run(self, *, out: Path, subset, quality_filter, since, until, include_synthetic, fmt, overwrite, **options):
+    def _run(
+        self, *, out: Path, subset, quality_filter, since, until, include_synthetic, fmt, overwrite, language, **options
+    ):
+        _check_language(fmt, language)
         opts = ExportOptions(
             subset=subset,
             quality_filter=quality_filter,
@@ -63,7 +82,12 @@ class Command(BaseCommand):
         started = time.monotonic()
         skipped: list[tuple[int, str]] = []
         try:
-            count = export_to_path(out=out, user=None, options=opts, fmt=fmt, overwrite=overwrite, skipped=skipped)
+            if fmt == MULTILINGUAL:
+                count = export_translations_to_path(
+                    out=out, user=None, options=opts, language=language, overwrite=overwrite, skipped=skipped
+                )
+            else:
+                count = export_to_path(out=out, user=None, options=opts, fmt=fmt, overwrite=overwrite, skipped=skipped)
         except ExportTargetError as exc:
             raise CommandError(str(exc.message)) from None
         without_messages = export_without_messages_count(opts)

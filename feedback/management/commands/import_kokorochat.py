@@ -19,6 +19,7 @@ PROGRESS = gettext_noop(
     "%(done)s/%(total)s files · %(imported)s imported · %(unchanged)s unchanged · %(rejected)s rejected · %(seconds).1f s"
 )
 REJECTED = gettext_noop("%(n)s file(s) rejected (listed above)")
+TRANSLATED = gettext_noop("%(n)s translated messages attached")
 
 
 def _chunk_size(value: str) -> int:
@@ -91,5 +92,7 @@ class Command(BaseCommand):
             "seconds": time.monotonic() - started,
         }
         self.stdout.write(_(DETAILS) % details)
+        if report.translations:
+            self.stdout.write(_(TRANSLATED) % {"n": report.translations})
         if report.rejected:
             raise CommandError(_(REJECTED) % {"n": len(report.rejected)}, returncode=1)

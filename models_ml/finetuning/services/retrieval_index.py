@@ -43,14 +43,15 @@ from .versions import (
 logger = logging.getLogger(__name__)
 
 
-def retrieval_index_build(*, role: str = "counselor", activate: bool = True) -> ModelVersion:
-    """Index the High-scored (70–98) sessions of the database for the CPU retrieval partner and register it."""
+def retrieval_index_build(*, role: str = "counselor", activate: bool = True, language: str = "ja") -> ModelVersion:
+    """Index the High-scored (70–98) sessions of the database for the CPU retrieval partner and register it
+    (in another ``language``: their translations, so the partner answers in that language)."""
     from models_ml.llm.backends import BackendConfigError
     from models_ml.llm.backends.retrieval import RetrievalBackend
 
     if role not in (ModelKind.COUNSELOR, ModelKind.CLIENT):
         raise PartnersError(message=ERR_TARGET_ROLE)
-    records = selectors.retrieval_records()
+    records = selectors.retrieval_records(language=language)
     if not records:
         raise PartnersError(message=ERR_RETRIEVAL_EMPTY)
     export_audit_create(
@@ -59,6 +60,7 @@ def retrieval_index_build(*, role: str = "counselor", activate: bool = True) -> 
         options=selectors.RETRIEVAL_OPTIONS,
         fmt=f"retrieval-{role}",
         dialogue_count=len(records),
+        extra={"language": language},
     )
     started = time.perf_counter()
     try:
@@ -67,11 +69,14 @@ def retrieval_index_build(*, role: str = "counselor", activate: bool = True) -> 
         raise PartnersError(message=ERR_RETRIEVAL_EMPTY) from None
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S-%f")
     path = backend.save(artifacts_dir() / "retrieval" / f"{role}-{stamp}.joblib")
+    config: dict[str, Any] = {"index_path": str(path)}  # the index knows its role
+    if language != "ja":
+        config["language"] = language
     return model_version_create(
-        name=f"Retrieval {role} {timezone.localtime():%Y-%m-%d %H:%M}",
+        name=f"Retrieval {role}{'' if language == 'ja' else f' ({language})'} {timezone.localtime():%Y-%m-%d %H:%M}",
         kind=role,
         backend=Backend.RETRIEVAL,
-        config={"index_path": str(path)},  # the index knows its role
+        config=config,
         metrics={
             "dialogues": len(records),
             "indexed_replies": len(backend.replies),

@@ -67,13 +67,14 @@ def backend_config_for(practice: PracticeSession, *, build: bool = True) -> dict
     """The ``get_backend`` config of this session's partner: the chosen model version, else the default of its
     kind (partners' order: trained model, settings, retrieval index); with nothing configured, the retrieval
     partner is built on demand from the database's High-scored sessions (``build=True``)."""
+    language = practice.session.language
     try:
-        return generation_backend_config(kind=practice.ai_role, version_id=practice.model_version_id)
+        return generation_backend_config(kind=practice.ai_role, version_id=practice.model_version_id, language=language)
     except NoModelError:
         if practice.model_version_id is not None or not build:
             raise
     try:
-        version = retrieval_index_build(role=practice.ai_role)
+        version = retrieval_index_build(role=practice.ai_role, language=language)
     except PartnersError as exc:
         raise NoModelError("no_model", str(exc.message)) from None
     return version.backend_config()

@@ -74,12 +74,15 @@ def practice_session_start(
     model_version_id: int | None = None,
     role_card_id: int | None = None,
     duration_minutes: int = DEFAULT_DURATION_MINUTES,
+    language: str = "ja",
 ) -> Session:
     """Start a live session now between ``user`` and an AI partner.
 
     ``ai_role="counselor"``: the user plays the client; ``model_version_id`` picks an active counselor model
     (None = the default partner). ``ai_role="client"``: the user plays the counselor; ``role_card_id`` picks an
-    active role card (None = a random one). The AI counselor greets first; the AI client waits."""
+    active role card (None = a random one). The AI counselor greets first; the AI client waits.
+    ``language`` "en": English-mode practice, the partner answers from the English translations (the
+    session records its language)."""
     _check_trainee(user)
     if ai_role not in AIRole.values:
         raise PracticeError("ai_role", ERR_AI_ROLE)
@@ -93,7 +96,7 @@ def practice_session_start(
                 raise PracticeError("model_version", ERR_MODEL_UNAVAILABLE)
     else:
         role_card = _pick_role_card(role_card_id)
-    if model_version is None and not partner_available(kind=ai_role):
+    if model_version is None and not partner_available(kind=ai_role, language=language):
         raise PracticeError("unavailable", ERR_NO_PARTNER)  # refused before anything is created
     bot = partner_bot_get_or_create(ai_role=ai_role, model_version=model_version, role_card=role_card)
     session = session_start_now(
@@ -104,6 +107,7 @@ def practice_session_start(
         # Half of the transcript is machine-written: research exports leave it out unless asked
         # (``export_kokorochat --include-synthetic``), like the simulated sessions.
         is_synthetic=True,
+        language=language,
     )
     practice = PracticeSession.objects.create(
         session=session, ai_role=ai_role, model_version=model_version, role_card=role_card

@@ -13,6 +13,7 @@ from models_ml.scoring.selectors import labelled_dialogues
 from models_ml.scoring.services import ABSOLUTE_MIN_SESSIONS
 
 ERR_LLM_EVAL = "The llm backend cannot be evaluated: {reason}"
+ERR_LLM_LANGUAGE = "The llm backend scores Japanese only; --language applies to cpu."
 ERR_TOO_FEW = "Too few labelled sessions to evaluate ({count}; at least {minimum} needed)."
 ERR_LLM_SPLIT = (
     "The llm backend is evaluated on its training job's own held-out sessions; --split and ids apply to cpu."
@@ -43,6 +44,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--from-folder", default="")
         parser.add_argument(
+            "--language",
+            default="ja",
+            help="the texts' language: ja (default) or a translation such as en (same labels, same protocol)",
+        )
+        parser.add_argument(
             "--split",
             default="random",
             choices=SPLITS,
@@ -67,13 +73,17 @@ class Command(BaseCommand):
         seeds = _seeds(opts["seeds"])
         if not seeds:
             raise CommandError("--seeds is empty")
+        if opts["language"] != "ja" and evaluate_llm is not None:
+            raise CommandError(ERR_LLM_LANGUAGE)
         if opts["from_folder"]:
             try:
-                records = load_folder(opts["from_folder"])
+                records = load_folder(opts["from_folder"], translated=opts["language"] != "ja")
             except FileNotFoundError as exc:
                 raise CommandError(str(exc)) from exc
         else:
-            records = labelled_dialogues()
+            records = (
+                labelled_dialogues() if opts["language"] == "ja" else labelled_dialogues(language=opts["language"])
+            )
         records = [r for r in records if r.labelled]
         if len(records) < ABSOLUTE_MIN_SESSIONS * 3:
             raise CommandError(ERR_TOO_FEW.format(count=len(records), minimum=ABSOLUTE_MIN_SESSIONS * 3))
@@ -94,9 +104,10 @@ class Command(BaseCommand):
                 except ScorerError as exc:
                     raise CommandError(ERR_LLM_EVAL.format(reason=exc)) from exc
             else:
-                results.append(
-                    evaluate_cpu(records, test_seed=test_seed, seeds=seeds, config=config, split=opts["split"], log=log)
+                res = evaluate_cpu(
+                    records, test_seed=test_seed, seeds=seeds, config=config, split=opts["split"], log=log
                 )
+                results.append({**res, "language": opts["language"]})
         path = (
             Path(opts["report"])
             if opts["report"]
@@ -114,7 +125,7 @@ class Command(BaseCommand):
     def _summary(self, res: dict) -> None:
         a, items = res["average"], res.get("item_std")
         line = (
-            f"test seed {res['test_seed']}, split {res.get('split', 'random')}: ACC {a['acc']['mean']:.2f}, "
+            f"test seed {res['test_seed']}, split {res.get('split', 'random')}, language {res.get('language', 'ja')}: ACC {a['acc']['mean']:.2f}, "
             f"ACC_soft {a['acc_soft']['mean']:.2f}, MAE {a['mae']['mean']:.4f} "
             f"(± over seeds {a['acc']['std']:.2f} / {a['acc_soft']['std']:.2f} / {a['mae']['std']:.4f}"
         )

@@ -27,6 +27,13 @@ class Command(BaseCommand):
         parser.add_argument("--min-sessions", type=int, default=DEFAULT_MIN_SESSIONS)
         parser.add_argument("--from-folder", default="", help="research use: read a KokoroChat JSON folder")
         parser.add_argument("--seed", type=int, default=0, help="seed of the training/validation split")
+        parser.add_argument(
+            "--language",
+            default="ja",
+            help="the texts' language: ja (default) or a translation such as en (the imported Multilingual "
+            "KokoroChat texts with the same labels; with --from-folder, a multilingual folder's translations); "
+            "stored on the version, which scores the sessions held in that language",
+        )
         parser.add_argument("--no-activate", action="store_true", help="record the version without activating it")
         parser.add_argument(
             "--with-ids",
@@ -46,14 +53,17 @@ class Command(BaseCommand):
         from models_ml.scoring.features import FeatureConfig
 
         seeds = _seeds(opts["eval_seeds"]) if opts["evaluate"] else ()
+        language = opts["language"]
         if opts["from_folder"]:
             try:
-                records, source = load_folder(opts["from_folder"]), f"folder:{opts['from_folder']}"
+                records = load_folder(opts["from_folder"], translated=language != "ja")
             except FileNotFoundError as exc:
                 raise CommandError(str(exc)) from exc
+            source = f"folder:{opts['from_folder']}"
         else:
-            records, source = labelled_dialogues(), "database"
-        self.stdout.write(f"{sum(r.labelled for r in records)} labelled sessions ({source})")
+            records = labelled_dialogues() if language == "ja" else labelled_dialogues(language=language)
+            source = "database"
+        self.stdout.write(f"{sum(r.labelled for r in records)} labelled sessions ({source}, language {language})")
         config = FeatureConfig(use_ids=opts["with_ids"])
         try:
             row = scorer_train(
@@ -64,13 +74,14 @@ class Command(BaseCommand):
                 source=source,
                 config=config,
                 log=self.stdout.write,
+                language=language,
             )
         except TrainingError as exc:
             raise CommandError(str(exc)) from exc
         v = row.metrics.get("validation", {})
         self.stdout.write(
             self.style.SUCCESS(
-                f"trained {row.version} on {row.train_size} sessions"
+                f"trained {row.version} ({row.language}) on {row.train_size} sessions"
                 f"{' (active)' if row.is_active else ''}, {'with ids (research)' if config.use_ids else 'text only'}: "
                 f"validation ACC {v.get('acc', 0):.2f} ACC_soft {v.get('acc_soft', 0):.2f} MAE {v.get('mae', 0):.4f}"
             )
