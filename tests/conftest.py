@@ -22,6 +22,17 @@ MULTILINGUAL_EN_DIR = Path(
 IN_CI = bool(os.environ.get("CI"))
 
 
+@pytest.fixture(autouse=True)
+def _site_language_per_test():
+    """Every test starts in the site's default language and leaves none active: a test that activates English
+    (a page crawl, an English client) must not change what ``str(ERR_...)`` gives in the tests after it."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip outside CI, fail inside CI, when a needed service or data set is missing."""
     if condition:
