@@ -262,16 +262,16 @@ def children(pid: int) -> set[int]:
     return out
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of ``pids`` so far (/proc/<pid>/stat, fields 14 and 15)."""
-    total = 0
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each of ``pids`` so far (/proc/<pid>/stat, fields 14 and 15)."""
+    out = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
 
 
 def loadavg() -> float:
@@ -323,7 +323,9 @@ async def main_async(args, sessions: list[tuple[int, str, str]]) -> tuple[list[S
     start.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     elapsed = time.perf_counter() - t0
-    args.server_cpu_s = cpu_seconds(args.server_pids) - cpu0
+    cpu1 = cpu_seconds(args.server_pids)
+    args.server_cpu_by_pid = {pid: round(cpu1[pid] - cpu0.get(pid, 0.0), 2) for pid in cpu1}
+    args.server_cpu_s = sum(args.server_cpu_by_pid.values())
     stop.set()
     await sampler
     args.loads = loads + [loadavg()]
@@ -397,6 +399,7 @@ def main() -> int:
         },
         "server_pids": args.server_pids,
         "server_cpu_s": round(args.server_cpu_s, 2),
+        "server_cpu_s_by_pid": args.server_cpu_by_pid,
         "server_cpu_ms_per_msg": round(1000 * args.server_cpu_s / total, 2) if total else None,
         "loadavg_1min": {"start": args.loads[0], "max": max(args.loads), "end": args.loads[-1]},
         "connect_s": round(connect_s, 2),
@@ -411,8 +414,8 @@ def main() -> int:
             f"p95 {result['latency_ms']['p95']} ms, p99 {result['latency_ms']['p99']} ms; "
             f"max {result['latency_ms']['max']} ms; "
             f"sender ack p50 {result['ack_latency_ms']['p50']} ms, p95 {result['ack_latency_ms']['p95']} ms\n"
-            f"server CPU {result['server_cpu_s']} s over {len(args.server_pids)} process(es) "
-            f"{args.server_pids}: {result['server_cpu_ms_per_msg']} ms per stored message; "
+            f"server CPU {result['server_cpu_s']} s (by pid {args.server_cpu_by_pid}): "
+            f"{result['server_cpu_ms_per_msg']} ms per stored message; "
             f"load average (1 min) {result['loadavg_1min']['start']} at start, "
             f"max {result['loadavg_1min']['max']}, {result['loadavg_1min']['end']} at end"
         )

@@ -11,6 +11,7 @@ import json
 import logging
 from datetime import datetime
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
@@ -74,6 +75,15 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
     role: str | None = None
     group: str = ""
     _timers: list[asyncio.Task]
+
+    async def dispatch(self, message: dict) -> None:
+        """channels' dispatch without its hop to ``close_old_connections`` before every event (a
+        thread hop per received frame and per group event): this consumer's database work runs
+        in ``roleplay.db_hop``, which looks after its connections itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # --- connection -------------------------------------------------------------------
     async def connect(self) -> None:

@@ -128,12 +128,12 @@ def login_check_sync(user_id: int, session_key: str | None, auth_hash: str, *, e
 
 def login_fast_check(login: tuple[int, str | None, str], password: str | None) -> LoginCheck | None:
     """What ``message_create_fast`` checks the login against (None: no fast path, the full check
-    runs): the password hash seen by the last full check, and a session row that needs no
-    extension yet (one that does goes through ``login_expiry_sync(extend=True)``)."""
+    runs): the password hash seen by the last full check, and the session row, extended when
+    due as ``login_expiry_sync(extend=True)`` does."""
     if password is None or (login[1] is not None and not _db_sessions()):
         return None
-    fresh_after = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE) - EXTEND_EVERY
-    return LoginCheck(password=password, session_key=login[1], fresh_after=fresh_after)
+    fresh = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    return LoginCheck(password=password, session_key=login[1], extend_before=fresh - EXTEND_EVERY, extended=fresh)
 
 
 def socket_login(scope: dict) -> tuple[int, str | None, str]:

@@ -134,11 +134,13 @@ def _message_append(
 class LoginCheck:
     """What a socket's login is checked against in ``message_create_fast`` (see socket_auth):
     the user's password hash as it was when the login was verified, and the login's session key
-    (None: the user only). ``fresh_after``: the session row must expire later than this."""
+    (None: the user only). A session row expiring before ``extend_before`` is extended to
+    ``extended`` (chat activity counts as activity, as in ``login_expiry_sync``)."""
 
     password: str
     session_key: str | None
-    fresh_after: datetime
+    extend_before: datetime
+    extended: datetime
 
 
 def _fast_sql() -> str:
@@ -151,7 +153,11 @@ WITH login AS (
     WHERE u.id = %(uid)s AND u.is_active AND u.password = %(password)s
       AND (%(key)s::text IS NULL OR EXISTS (
           SELECT 1 FROM {LoginSession._meta.db_table} l
-          WHERE l.session_key = %(key)s AND l.expire_date > %(fresh_after)s))
+          WHERE l.session_key = %(key)s AND l.expire_date > %(now)s))
+), extended AS (
+    UPDATE {LoginSession._meta.db_table} SET expire_date = %(extended)s
+    WHERE session_key = %(key)s AND expire_date > %(now)s AND expire_date < %(extend_before)s
+      AND EXISTS (SELECT 1 FROM login)
 ), numbered AS (
     UPDATE {Session._meta.db_table} s SET last_seq = s.last_seq + 1
     WHERE s.id = %(sid)s AND EXISTS (SELECT 1 FROM login) AND s.status = %(live)s
@@ -178,9 +184,10 @@ def message_create_fast(
     """The common case of ``message_create`` as one statement (one round trip, autocommit): the
     login is still valid, the session is live, the sender takes part, the id is new and the
     rate limit allows it. The session row's UPDATE takes the same lock and hands out the same
-    next seq. None when any of that does not hold, nothing stored and nothing counted: the
-    caller then takes the full path (``message_create``), which gives the exact answer
-    (duplicate, error code, the start of a scheduled session, the login's expiry extended)."""
+    next seq; the login's expiry is extended as the full check does. None when any of that does
+    not hold, nothing stored and nothing counted: the caller then takes the full path (the login
+    check and ``message_create``), which gives the exact answer (the login ended, a duplicate,
+    an error code, the start of a scheduled session)."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return None
     try:
@@ -196,7 +203,8 @@ def message_create_fast(
         "uid": user.pk,
         "password": login.password,
         "key": login.session_key,
-        "fresh_after": login.fresh_after,
+        "extend_before": login.extend_before,
+        "extended": login.extended,
         "sid": session_id,
         "live": SessionStatus.LIVE,
         "now": now,
