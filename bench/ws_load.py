@@ -149,6 +149,7 @@ async def run_side(
     ws = await open_socket(url, side.session_id, side.cookie, origin, HANDSHAKES, open_timeout=30)
     async with ws:
         acked = asyncio.Event()
+        hello = asyncio.Event()
 
         async def reader() -> None:
             async for raw in ws:
@@ -169,11 +170,14 @@ async def run_side(
                     if sent is not None:
                         side.ack_latencies.append(time.perf_counter() - sent)
                     acked.set()
+                elif kind == "hello":
+                    hello.set()
                 elif kind == "error":
                     side.errors.append(frame)
                     acked.set()
 
         read_task = asyncio.create_task(reader())
+        await asyncio.wait_for(hello.wait(), wait_s)  # the socket's join work is done
         ready.append(side)
         await start.wait()
         mine = PARTNER_SENT.setdefault((side.session_id, side.role), {})
@@ -310,11 +314,12 @@ async def main_async(args, sessions: list[tuple[int, str, str]]) -> tuple[list[S
         )
         for s in sides
     ]
-    # Every socket connects (and syncs nothing) before the burst starts.
+    # Every socket connects and gets its hello (and syncs nothing) before the burst starts.
     while len(ready) < len(sides) and not any(t.done() for t in tasks):
         if time.perf_counter() - t_connect > args.timeout:
             break
         await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)  # the joins' presence frames settle: the CPU figure counts messages only
     loads: list[float] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(load_sampler(loads, stop))
