@@ -9,9 +9,15 @@ Reports messages/s and send-to-partner latency (p50/p95/p99), checks that every 
 reached the partner exactly once and in order (per sender; seq 1..2M unique per socket) and
 that the database holds 1..2M per session. Exits 1 on any loss, duplicate, reorder or error.
 
-Example (server started with a rate limit high enough for a load test):
-    KOKORO_CHAT_RATE_LIMIT=100000 DATABASE_URL=... REDIS_URL=... daphne -p 8101 kokoro_site.asgi:application
-    DATABASE_URL=... python bench/ws_load.py --sessions 100 --messages 20 --url ws://127.0.0.1:8101
+It also reports the server's CPU seconds per stored message (user + system time of every process
+listening on the URL's port and their children, read from ``/proc`` before and after the run;
+``--server-pids`` names them instead) and the machine's load average during the run (the CPU per
+message hardly depends on other load; the latency percentiles do: read them beside the load).
+
+Example (server started with a rate limit high enough for a load test; docs/benchmarks.md):
+    KOKORO_CHAT_RATE_LIMIT=100000 DB_CONN_MAX_AGE=60 DATABASE_URL=... REDIS_URL=... \
+        uvicorn kokoro_site.asgi:application --port 8101 --workers 2 --ws websockets-sansio
+    DATABASE_URL=... python bench/ws_load.py --sessions 100 --messages 10 --interval 2 --url ws://127.0.0.1:8101
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kokoro_site.settings.local")
@@ -142,6 +149,7 @@ async def run_side(
     ws = await open_socket(url, side.session_id, side.cookie, origin, HANDSHAKES, open_timeout=30)
     async with ws:
         acked = asyncio.Event()
+        hello = asyncio.Event()
 
         async def reader() -> None:
             async for raw in ws:
@@ -162,11 +170,14 @@ async def run_side(
                     if sent is not None:
                         side.ack_latencies.append(time.perf_counter() - sent)
                     acked.set()
+                elif kind == "hello":
+                    hello.set()
                 elif kind == "error":
                     side.errors.append(frame)
                     acked.set()
 
         read_task = asyncio.create_task(reader())
+        await asyncio.wait_for(hello.wait(), wait_s)  # the socket's join work is done
         ready.append(side)
         await start.wait()
         mine = PARTNER_SENT.setdefault((side.session_id, side.role), {})
@@ -215,6 +226,71 @@ def verify(side: Side, messages: int) -> list[str]:
     return problems
 
 
+def listening_pids(port: int) -> list[int]:
+    """Processes with a listening TCP socket on ``port`` (from /proc), and their children."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(cols[9])
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in (entry / "fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    pids.add(int(entry.name))
+                    break
+        except OSError:
+            continue
+    return sorted(pids | {c for p in pids for c in children(p)})
+
+
+def children(pid: int) -> set[int]:
+    out: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out |= {int(entry.name)} | children(int(entry.name))
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each of ``pids`` so far (/proc/<pid>/stat, fields 14 and 15)."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def loadavg() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+async def load_sampler(out: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        out.append(loadavg())
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except TimeoutError:
+            pass
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -238,15 +314,26 @@ async def main_async(args, sessions: list[tuple[int, str, str]]) -> tuple[list[S
         )
         for s in sides
     ]
-    # Every socket connects (and syncs nothing) before the burst starts.
+    # Every socket connects and gets its hello (and syncs nothing) before the burst starts.
     while len(ready) < len(sides) and not any(t.done() for t in tasks):
         if time.perf_counter() - t_connect > args.timeout:
             break
         await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)  # the joins' presence frames settle: the CPU figure counts messages only
+    loads: list[float] = []
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(load_sampler(loads, stop))
+    cpu0 = cpu_seconds(args.server_pids)
     t0 = time.perf_counter()
     start.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     elapsed = time.perf_counter() - t0
+    cpu1 = cpu_seconds(args.server_pids)
+    args.server_cpu_by_pid = {pid: round(cpu1[pid] - cpu0.get(pid, 0.0), 2) for pid in cpu1}
+    args.server_cpu_s = sum(args.server_cpu_by_pid.values())
+    stop.set()
+    await sampler
+    args.loads = loads + [loadavg()]
     for side, result in zip(sides, results, strict=True):
         if isinstance(result, BaseException):
             side.errors.append({"exception": repr(result)})
@@ -264,6 +351,11 @@ def main() -> int:
         "--interval", type=float, default=0.0, help="pause after each ack (0 = closed loop, as fast as acks come)"
     )
     parser.add_argument("--connect-concurrency", type=int, default=20, help="handshakes in flight at once")
+    parser.add_argument(
+        "--server-pids",
+        default="",
+        help="comma-separated server pids (default: listening on the URL's port + children)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench users and sessions")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
@@ -271,6 +363,12 @@ def main() -> int:
 
     run = uuid.uuid4().hex[:8]
     sessions = setup_sessions(args.sessions, run)
+    if args.server_pids:
+        args.server_pids = [int(p) for p in args.server_pids.split(",")]
+    else:
+        args.server_pids = listening_pids(urlparse(args.url).port or 80)
+    if not args.server_pids:
+        print("warning: no server process found on the URL's port: no CPU figure", file=sys.stderr)
     ids = [s[0] for s in sessions]
     try:
         sides, elapsed, connect_s = asyncio.run(main_async(args, sessions))
@@ -299,7 +397,16 @@ def main() -> int:
             "max": round(max(latencies_ms), 1) if latencies_ms else None,
             "samples": len(latencies_ms),
         },
-        "ack_latency_ms": {"p50": round(pct(ack_ms, 50), 1), "p95": round(pct(ack_ms, 95), 1)},
+        "ack_latency_ms": {
+            "p50": round(pct(ack_ms, 50), 1),
+            "p95": round(pct(ack_ms, 95), 1),
+            "p99": round(pct(ack_ms, 99), 1),
+        },
+        "server_pids": args.server_pids,
+        "server_cpu_s": round(args.server_cpu_s, 2),
+        "server_cpu_s_by_pid": args.server_cpu_by_pid,
+        "server_cpu_ms_per_msg": round(1000 * args.server_cpu_s / total, 2) if total else None,
+        "loadavg_1min": {"start": args.loads[0], "max": max(args.loads), "end": args.loads[-1]},
         "connect_s": round(connect_s, 2),
         "problems": len(problems),
     }
@@ -310,7 +417,12 @@ def main() -> int:
             f"{result['sessions']} sessions / {result['sockets']} sockets, {total} messages in {elapsed:.2f}s: "
             f"{result['messages_per_s']} msg/s stored+broadcast; partner latency p50 {result['latency_ms']['p50']} ms, "
             f"p95 {result['latency_ms']['p95']} ms, p99 {result['latency_ms']['p99']} ms; "
-            f"sender ack p50 {result['ack_latency_ms']['p50']} ms, p95 {result['ack_latency_ms']['p95']} ms"
+            f"max {result['latency_ms']['max']} ms; "
+            f"sender ack p50 {result['ack_latency_ms']['p50']} ms, p95 {result['ack_latency_ms']['p95']} ms\n"
+            f"server CPU {result['server_cpu_s']} s (by pid {args.server_cpu_by_pid}): "
+            f"{result['server_cpu_ms_per_msg']} ms per stored message; "
+            f"load average (1 min) {result['loadavg_1min']['start']} at start, "
+            f"max {result['loadavg_1min']['max']}, {result['loadavg_1min']['end']} at end"
         )
     for p in problems[:20]:
         print("PROBLEM:", p, file=sys.stderr)

@@ -11,17 +11,16 @@ import json
 import logging
 from datetime import datetime
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from kokoro_site.errors import ERR_SERVER
-from roleplay.models import EndReason, Session, SessionStatus, TranscriptReadChannel
+from roleplay import socket_db
+from roleplay.models import Session, SessionStatus
 from roleplay.notify import session_group
-from roleplay.selectors.chat import OBSERVER, message_frame, messages_after, session_role_for
-from roleplay.services.audit import transcript_read_log
+from roleplay.selectors.chat import OBSERVER, message_frame
 from roleplay.services.chat import (
     ERR_BAD_CLIENT_ID,
     ERR_BAD_FRAME,
@@ -30,16 +29,9 @@ from roleplay.services.chat import (
     ERR_READ_ONLY,
     ERR_UNKNOWN_TYPE,
     ChatError,
-    message_create,
 )
-from roleplay.services.sessions import (
-    SessionError,
-    session_begin,
-    session_end,
-    session_end_if_overdue,
-    session_next_url,
-)
-from roleplay.socket_auth import CLOSE_LOGIN_ENDED, LoginBoundSocket, LoginEnded, login_expiry_sync
+from roleplay.services.sessions import SessionError, session_next_url
+from roleplay.socket_auth import CLOSE_LOGIN_ENDED, LoginBoundSocket, LoginEnded
 from roleplay.socket_throttle import SocketThrottle
 
 logger = logging.getLogger(__name__)
@@ -78,66 +70,20 @@ def _unstorable(value: object) -> bool:
     return False
 
 
-@database_sync_to_async
-def _load(session_id: int, user) -> tuple[Session | None, str | None]:
-    session = Session.objects.filter(pk=session_id).first()
-    if session is None:
-        return None, None
-    return session, session_role_for(session=session, user=user)
-
-
-@database_sync_to_async
-def _touch(session: Session) -> Session:
-    """Lazy lifecycle on connect / timers: begin when due, end when overdue."""
-    session.refresh_from_db()  # DoesNotExist (deleted meanwhile) is caught by the timer
-    session_begin(session=session)
-    session_end_if_overdue(session=session)
-    return session
-
-
-def _store_sync(session_id: int, user, text, client_msg_id, login=None):
-    # On PostgreSQL sends of different sessions are stored in parallel (a thread pool, one
-    # connection per thread); the session row lock orders the sends of one session.
-    # The login is checked in the same thread hop (see socket_auth): nothing stored after it ended.
-    if login is not None and login_expiry_sync(*login, extend=True) is None:
-        raise LoginEnded
-    try:
-        return message_create(session_id=session_id, user=user, text=text, client_msg_id=client_msg_id)
-    except ChatError as exc:
-        session = Session.objects.filter(pk=session_id).first() if exc.code == "ended" else None
-        if session is not None:  # lazy time-up: end it properly so everyone is sent on
-            session_end_if_overdue(session=session)
-        raise
-
-
-# SQLite (embedded mode) takes one writer at a time: keep its writes on Django's single thread.
-_PARALLEL_DB = not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
-_store = database_sync_to_async(_store_sync, thread_sensitive=not _PARALLEL_DB)
-
-
-@database_sync_to_async
-def _history(session_id: int, after: int) -> tuple[list[dict], int]:
-    frames = [message_frame(m) for m in messages_after(session_id=session_id, after=after)]
-    last_seq = Session.objects.filter(pk=session_id).values_list("last_seq", flat=True).first() or 0
-    return frames, last_seq
-
-
-@database_sync_to_async
-def _audit_watch(user, session_id: int) -> None:
-    transcript_read_log(user=user, session_id=session_id, channel=TranscriptReadChannel.SOCKET)
-
-
-@database_sync_to_async
-def _end(session_id: int, user) -> Session:
-    session = Session.objects.get(pk=session_id)
-    return session_end(session=session, reason=EndReason.COUNSELOR, by=user)
-
-
 class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
     session_id: int
     role: str | None = None
     group: str = ""
     _timers: list[asyncio.Task]
+
+    async def dispatch(self, message: dict) -> None:
+        """channels' dispatch without its hop to ``close_old_connections`` before every event (a
+        thread hop per received frame and per group event): this consumer's database work runs
+        in ``roleplay.db_hop``, which looks after its connections itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # --- connection -------------------------------------------------------------------
     async def connect(self) -> None:
@@ -150,7 +96,7 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
             return
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
         try:
-            session, role = await _load(self.session_id, user)
+            session, role = await socket_db.load(self.session_id, user)
         except DB_ERRORS as exc:
             logger.warning("session %s: database unavailable on connect (%s)", self.session_id, exc)
             await self._refuse_for_now(CLOSE_DB_DOWN)
@@ -178,7 +124,7 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
             if not await self.login_bind():
                 return
             if role == OBSERVER:  # staff watching someone else's session: audit-logged
-                await _audit_watch(user, self.session_id)
+                await socket_db.audit_watch(user, self.session_id)
         except SERVICE_ERRORS as exc:
             logger.warning("session %s: login check unavailable on connect (%s)", self.session_id, exc)
             await self._error("server_error", ERR_SERVER)
@@ -186,7 +132,7 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
             return
         if role != OBSERVER:
             try:
-                session = await _touch(session)
+                session = await socket_db.touch(session)
             except DB_ERRORS as exc:
                 logger.warning("session %s: database unavailable on connect (%s)", self.session_id, exc)
                 await self._error("server_error", ERR_SERVER)
@@ -244,7 +190,7 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
         await asyncio.sleep(max(0.0, delay) + 0.05)
         try:
             session = Session(pk=self.session_id)
-            await _touch(session)
+            await socket_db.touch(session)
         except Exception:
             logger.exception("session %s timer failed", self.session_id)
 
@@ -261,9 +207,10 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
             if type_ in ("message", "sync"):  # a reply per message / sync, as documented
                 await self._error("rate_limited", ERR_RATE_LIMITED, content.get("client_msg_id"))
             return
-        try:  # the login may have ended (logout, password change, expiry) since the last frame;
-            # a message's check is made where it is stored (one database round trip, not two)
-            if type_ != "message" and not await self.login_ok():
+        try:  # the login may have ended (logout, password change, expiry) since the last frame:
+            # message, sync and end check it in their own database hop; the others (nothing read
+            # or written) accept a recent check (socket_auth.RECHECK_S)
+            if type_ not in ("message", "sync", "end") and not await self.login_ok(recent=True):
                 return
         except DB_ERRORS as exc:
             logger.warning("session %s: database unavailable for the login check (%s)", self.session_id, exc)
@@ -322,13 +269,21 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
         if self._login_ended:
             return
         try:
-            stored = await _store(self.session_id, self.scope["user"], content.get("text"), client_msg_id, self._login)
+            stored, checked = await socket_db.store(
+                self.session_id,
+                self.scope["user"],
+                content.get("text"),
+                client_msg_id,
+                self._login,
+                self._login_password,
+            )
         except LoginEnded:
             await self.login_end()
             return
         except ChatError as exc:
             await self._error(exc.code, exc.message, client_msg_id)
             return
+        self.login_checked(*checked)
         frame = message_frame(stored.message)
         if stored.created:  # stored and committed: now tell everyone else
             await self._group("chat.message", {"message": frame, "channel": self.channel_name})
@@ -349,11 +304,15 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
             await self._error("bad_frame", ERR_BAD_FRAME)
             return
         try:
-            frames, last_seq = await _history(self.session_id, after)
+            frames, last_seq, checked = await socket_db.history(self.session_id, after, self._login)
+        except LoginEnded:
+            await self.login_end()
+            return
         except DB_ERRORS as exc:
             logger.warning("session %s: database unavailable on sync (%s)", self.session_id, exc)
             await self._error("server_error", ERR_SERVER)
             return
+        self.login_checked(*checked)
         await self.send_json(
             {
                 "type": "sync",
@@ -393,7 +352,9 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
             await self._error("read_only", ERR_READ_ONLY)
             return
         try:
-            await _end(self.session_id, self.scope["user"])
+            self.login_checked(*await socket_db.end(self.session_id, self.scope["user"], self._login))
+        except LoginEnded:
+            await self.login_end()
         except SessionError as exc:
             await self._error(exc.code, exc.message)
         except DB_ERRORS as exc:

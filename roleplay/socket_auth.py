@@ -11,8 +11,13 @@ A socket is bound to the login (Django session) it was opened with. It is closed
   its page reloads on 4401 and opens a new socket;
 * expiry: each socket re-checks at its login's expiry time (an idle timeout, see
   ``SESSION_COOKIE_AGE``) and closes unless the login was extended meanwhile;
-* and every received frame is checked against the database first, so nothing is accepted from
-  a login that ended even when the channel layer lost the event.
+* and received frames are checked against the database, so nothing is accepted from a login
+  that ended even when the channel layer lost the event: a ``message`` in the very statement
+  that stores it (``message_create_fast``: the password hash and the session row), ``sync``
+  and ``end`` in the same database hop as their work; frames that neither read nor write
+  anything (``ping``, ``typing``, refused frames) accept a check made less than
+  ``RECHECK_S`` seconds ago, so they need no database (and a ping is answered while the
+  database is unreachable).
 
 Chat activity counts as activity for the idle timeout: a checked frame pushes the login's
 expiry forward (at most once a minute).
@@ -22,11 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from importlib import import_module
 
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
@@ -37,11 +42,15 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from roleplay.db_hop import db_hop
+from roleplay.services.chat import LoginCheck
+
 logger = logging.getLogger(__name__)
 
 # Documented in docs/protocol.md: not signed in (at the handshake) / the login ended (later).
 CLOSE_LOGIN_ENDED = 4401
 EXTEND_EVERY = timedelta(minutes=1)
+RECHECK_S = 10.0
 NEVER = datetime.max.replace(tzinfo=UTC)
 
 
@@ -76,7 +85,12 @@ def _auth_hash(password: str) -> str:
 
 
 def login_expiry_sync(user_id: int, session_key: str | None, auth_hash: str, *, extend: bool = False):
-    """When the login ends (an aware datetime, or ``datetime.max`` when unknown); None if ended.
+    """When the login ends (an aware datetime, or ``datetime.max`` when unknown); None if ended."""
+    return login_check_sync(user_id, session_key, auth_hash, extend=extend)[0]
+
+
+def login_check_sync(user_id: int, session_key: str | None, auth_hash: str, *, extend: bool = False):
+    """(when the login ends, the user's password hash it was checked against); (None, None) if ended.
 
     One query (it runs before every frame): the user is active, its password hash is the one
     the login was made with (``auth_hash``, from the session at connect), and the login's
@@ -95,20 +109,31 @@ def login_expiry_sync(user_id: int, session_key: str | None, auth_hash: str, *, 
         row = users.values("password")
     row = row.first()
     if row is None or not constant_time_compare(auth_hash, _auth_hash(row["password"])):
-        return None
+        return None, None
+    password = row["password"]
     if session_key is None:
-        return NEVER
+        return NEVER, password
     if not by_row:  # another session engine: load it
         data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
-        return NEVER if data.get(SESSION_KEY) == str(user_id) else None
+        return (NEVER, password) if data.get(SESSION_KEY) == str(user_id) else (None, None)
     expires = row["login_expires"]
     if expires is None:
-        return None
+        return None, None
     fresh = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
     if extend and fresh - expires >= EXTEND_EVERY:
         live.update(expire_date=fresh)
         expires = fresh
-    return expires
+    return expires, password
+
+
+def login_fast_check(login: tuple[int, str | None, str], password: str | None) -> LoginCheck | None:
+    """What ``message_create_fast`` checks the login against (None: no fast path, the full check
+    runs): the password hash seen by the last full check, and the session row, extended when
+    due as ``login_expiry_sync(extend=True)`` does."""
+    if password is None or (login[1] is not None and not _db_sessions()):
+        return None
+    fresh = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    return LoginCheck(password=password, session_key=login[1], extend_before=fresh - EXTEND_EVERY, extended=fresh)
 
 
 def socket_login(scope: dict) -> tuple[int, str | None, str]:
@@ -120,9 +145,7 @@ def socket_login(scope: dict) -> tuple[int, str | None, str]:
     return user.pk, key, auth_hash
 
 
-# Parallel threads on PostgreSQL, Django's single thread on SQLite (see consumers._store).
-_PARALLEL_DB = not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
-login_expiry = database_sync_to_async(login_expiry_sync, thread_sensitive=not _PARALLEL_DB)
+login_check = db_hop(login_check_sync)
 
 
 class LoginBoundSocket:
@@ -132,14 +155,33 @@ class LoginBoundSocket:
     _login: tuple[int, str | None, str]
     _login_ended: bool = False
     _login_timer: asyncio.Task | None = None
+    _login_password: str | None = None  # the password hash of the last full check
+    _login_checked_at: float = float("-inf")  # time.monotonic() of the last check that passed
+    _login_expires: datetime = NEVER  # the login's end seen by the last full check
+
+    def login_checked(self, password: str | None, expires: datetime | None = None) -> None:
+        """Record a check that passed (made by the caller in its own database hop)."""
+        if password is not None:
+            self._login_password = password
+        if expires is not None:
+            self._login_expires = expires
+        self._login_checked_at = time.monotonic()
+
+    def _login_recent(self) -> bool:
+        """Checked less than RECHECK_S ago, and not due for an extension (that needs the database)."""
+        if time.monotonic() - self._login_checked_at >= RECHECK_S:
+            return False
+        due = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE) - EXTEND_EVERY
+        return self._login_expires > due
 
     async def login_bind(self) -> bool:
         """Join the user's group and watch the login's expiry; False if it already ended."""
         self._login = socket_login(self.scope)
-        expires = await login_expiry(*self._login)
+        expires, password = await login_check(*self._login)
         if expires is None:
             await self.login_end()
             return False
+        self.login_checked(password, expires)
         await self.channel_layer.group_add(user_group(self._login[0]), self.channel_name)
         self._watch_expiry(expires)
         return True
@@ -154,13 +196,18 @@ class LoginBoundSocket:
         except Exception as exc:  # Redis down: the subscription dies with the connection anyway
             logger.warning("user %s: group_discard failed (%s)", self._login[0], exc)
 
-    async def login_ok(self) -> bool:
-        """Checked before every received frame: False (and the socket closing) once it ended."""
+    async def login_ok(self, *, recent: bool = False) -> bool:
+        """Checked before a received frame: False (and the socket closing) once it ended.
+        ``recent``: a check that passed less than ``RECHECK_S`` seconds ago is enough."""
         if self._login_ended:
             return False
-        if await login_expiry(*self._login, extend=True) is None:
+        if recent and self._login_recent():
+            return True
+        expires, password = await login_check(*self._login, extend=True)
+        if expires is None:
             await self.login_end()
             return False
+        self.login_checked(password, expires)
         return True
 
     async def login_end(self) -> None:
@@ -187,13 +234,14 @@ class LoginBoundSocket:
         while True:
             await asyncio.sleep(max(0.0, (expires - timezone.now()).total_seconds()) + 0.05)
             try:
-                expires = await login_expiry(*self._login)
+                expires, password = await login_check(*self._login)
             except Exception as exc:  # database down: the next frame is checked again
                 logger.warning("user %s: login expiry check failed (%s)", self._login[0], exc)
                 return
             if expires is None:
                 await self.login_end()
                 return
+            self.login_checked(password, expires)
 
 
 # --- signals: what ends a login ---------------------------------------------------------------

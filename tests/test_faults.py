@@ -336,12 +336,6 @@ def database_switch(transactional_db):
 
 @pytest.mark.postgres
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    reason="Known regression (issue 14, login-bound sockets): a message sent while new database"
-    " connections are refused is still stored through a connection that survives the switch; open"
-    " until explained and fixed (see the closing note)",
-    strict=False,
-)
 async def test_database_lost_mid_session_gives_error_frames_stores_nothing_and_recovers(database_switch, caplog):
     from channels.db import database_sync_to_async as sync_to_async  # closes its connections
     from channels.layers import get_channel_layer

@@ -210,6 +210,9 @@ KOKORO_DEFAULT_SESSION_MINUTES = env.int("KOKORO_DEFAULT_SESSION_MINUTES", defau
 KOKORO_CHAT_RATE_LIMIT = env.int("KOKORO_CHAT_RATE_LIMIT", default=30)
 # W of that limit, in seconds.
 KOKORO_CHAT_RATE_WINDOW_S = env.int("KOKORO_CHAT_RATE_WINDOW_S", default=10)
+# Threads (and so at most this many PostgreSQL connections) per server process for the chat
+# sockets' database work (roleplay/db_hop.py); SQLite uses Django's single thread.
+KOKORO_DB_THREADS = env.int("KOKORO_DB_THREADS", default=8)
 
 # --- Security and production (issue 14) -------------------------------------------------
 # Per-socket frame limits (roleplay/socket_throttle.py), per KOKORO_CHAT_RATE_WINDOW_S.

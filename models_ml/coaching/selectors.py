@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -65,7 +66,12 @@ def coaching_settings_for(*, session: Session) -> CoachingSettings:
 
 
 def live_enabled(*, session_id: int, source: str | None = None) -> bool:
-    row = CoachingSettings.objects.filter(session_id=session_id).values_list("enabled", flat=True).first()
+    # Asked for every counselor message (a receiver of message_created): plain SQL, without the
+    # ORM's query building (about a third of a millisecond of CPU per message, issue 19).
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT enabled FROM {CoachingSettings._meta.db_table} WHERE session_id = %s", [session_id])
+        found = cursor.fetchone()
+    row = None if found is None else found[0]
     if row is not None:
         return row and not ai_is_counselor(session_id)
     if source is not None and source != SessionSource.AI:  # off by default outside AI practice

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -130,6 +130,112 @@ def _message_append(
     )
 
 
+@dataclass(frozen=True)
+class LoginCheck:
+    """What a socket's login is checked against in ``message_create_fast`` (see socket_auth):
+    the user's password hash as it was when the login was verified, and the login's session key
+    (None: the user only). A session row expiring before ``extend_before`` is extended to
+    ``extended`` (chat activity counts as activity, as in ``login_expiry_sync``)."""
+
+    password: str
+    session_key: str | None
+    extend_before: datetime
+    extended: datetime
+
+
+def _fast_sql() -> str:
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.models import Session as LoginSession
+
+    return f"""
+WITH login AS (
+    SELECT 1 FROM {get_user_model()._meta.db_table} u
+    WHERE u.id = %(uid)s AND u.is_active AND u.password = %(password)s
+      AND (%(key)s::text IS NULL OR EXISTS (
+          SELECT 1 FROM {LoginSession._meta.db_table} l
+          WHERE l.session_key = %(key)s AND l.expire_date > %(now)s))
+), extended AS (
+    UPDATE {LoginSession._meta.db_table} SET expire_date = %(extended)s
+    WHERE session_key = %(key)s AND expire_date > %(now)s AND expire_date < %(extend_before)s
+      AND EXISTS (SELECT 1 FROM login)
+), numbered AS (
+    UPDATE {Session._meta.db_table} s SET last_seq = s.last_seq + 1
+    WHERE s.id = %(sid)s AND EXISTS (SELECT 1 FROM login) AND s.status = %(live)s
+      AND s.starts_at <= %(now)s AND s.starts_at + make_interval(mins => s.duration_minutes) > %(now)s
+      AND (s.counselor_id = %(uid)s OR s.client_id = %(uid)s)
+      AND (%(cid)s::text IS NULL OR NOT EXISTS (
+          SELECT 1 FROM {Message._meta.db_table} m
+          WHERE m.session_id = %(sid)s AND m.sender_id = %(uid)s AND m.client_msg_id = %(cid)s))
+    RETURNING s.id, s.last_seq, s.source,
+        CASE WHEN s.counselor_id = %(uid)s THEN %(counselor)s ELSE %(client)s END AS role
+)
+INSERT INTO {Message._meta.db_table} (session_id, seq, role, sender_id, text, created_at, client_msg_id)
+SELECT id, last_seq, role, %(uid)s, %(text)s, %(now)s, %(cid)s FROM numbered
+RETURNING id, seq, role, (SELECT source FROM numbered)
+"""
+
+
+_FAST_SQL: list[str] = []
+
+
+def message_create_fast(
+    *, session_id: int, user, text: object, client_msg_id: object, login: LoginCheck
+) -> StoredMessage | None:
+    """The common case of ``message_create`` as one statement (one round trip, autocommit): the
+    login is still valid, the session is live, the sender takes part, the id is new and the
+    rate limit allows it. The session row's UPDATE takes the same lock and hands out the same
+    next seq; the login's expiry is extended as the full check does. None when any of that does
+    not hold, nothing stored and nothing counted: the caller then takes the full path (the login
+    check and ``message_create``), which gives the exact answer (the login ended, a duplicate,
+    an error code, the start of a scheduled session)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return None
+    try:
+        client_msg_id = _client_msg_id_clean(client_msg_id)
+        text = message_text_clean(text)
+    except ChatError:
+        return None
+    token = chat_rate_take(user_id=user.pk)
+    if token is None:
+        return None
+    now = timezone.now()
+    params = {
+        "uid": user.pk,
+        "password": login.password,
+        "key": login.session_key,
+        "extend_before": login.extend_before,
+        "extended": login.extended,
+        "sid": session_id,
+        "live": SessionStatus.LIVE,
+        "now": now,
+        "cid": client_msg_id,
+        "text": text,
+        "counselor": Role.COUNSELOR,
+        "client": Role.CLIENT,
+    }
+    if not _FAST_SQL:
+        _FAST_SQL.append(_fast_sql())
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_FAST_SQL[0], params)
+            row = cursor.fetchone()
+    except IntegrityError:  # the same id stored meanwhile by another socket: the full path says so
+        row = None
+    if row is None:
+        chat_rate_give_back(user_id=user.pk, token=token)
+        return None
+    message_id, seq, role, source = row
+    message = Message(
+        id=message_id, session_id=session_id, seq=seq, role=role, sender_id=user.pk,
+        text=text, created_at=now, client_msg_id=client_msg_id,
+    )  # fmt: skip
+    _announce(
+        {"session_id": session_id, "message_id": message_id, "seq": seq, "role": role, "sender_id": user.pk,
+         "source": source}
+    )  # fmt: skip
+    return StoredMessage(message, created=True)
+
+
 @transaction.atomic
 def messages_record(*, session_id: int, turns: Sequence[tuple[str, str, datetime]]) -> list[Message]:
     """Append an already-timed transcript, ``(role, text, created_at)`` per message (demo seed data).
@@ -177,32 +283,55 @@ def _redis_client(url: str):
     return redis.Redis.from_url(url)
 
 
-def chat_rate_allow(*, user_id: int) -> bool:
-    """Count one message for ``user_id``; False (and not counted) when over the limit."""
+# One round trip: drop the old stamps, refuse when full (not counted), else count this one.
+_RATE_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+@lru_cache(maxsize=4)
+def _rate_script(url: str):
+    return _redis_client(url).register_script(_RATE_SCRIPT)
+
+
+def chat_rate_take(*, user_id: int) -> str | None:
+    """Count one message for ``user_id``: a token for ``chat_rate_give_back``, or None (and not
+    counted) when over the limit."""
     limit = settings.KOKORO_CHAT_RATE_LIMIT
     window = settings.KOKORO_CHAT_RATE_WINDOW_S
     now = time.time()
     if settings.REDIS_URL:
-        key = f"{_rate_prefix()}{user_id}"
         member = f"{now:.6f}-{threading.get_ident()}-{time.monotonic_ns()}"
-        pipe = _redis_client(settings.REDIS_URL).pipeline(transaction=True)
-        pipe.zremrangebyscore(key, 0, now - window)
-        pipe.zadd(key, {member: now})
-        pipe.zcard(key)
-        pipe.expire(key, window + 1)
-        count = pipe.execute()[2]
-        if count > limit:
-            _redis_client(settings.REDIS_URL).zrem(key, member)
-            return False
-        return True
+        key = f"{_rate_prefix()}{user_id}"
+        allowed = _rate_script(settings.REDIS_URL)(keys=[key], args=[f"{now:.6f}", window, limit, member, window + 1])
+        return member if allowed else None
     with _local_lock:
         stamps = [t for t in _local_windows.get(user_id, []) if t > now - window]
-        if len(stamps) >= limit:
-            _local_windows[user_id] = stamps
-            return False
-        stamps.append(now)
         _local_windows[user_id] = stamps
-        return True
+        if len(stamps) >= limit:
+            return None
+        stamps.append(now)
+        return repr(now)
+
+
+def chat_rate_give_back(*, user_id: int, token: str) -> None:
+    """Un-count a message counted by ``chat_rate_take`` that was not stored after all."""
+    if settings.REDIS_URL:
+        _redis_client(settings.REDIS_URL).zrem(f"{_rate_prefix()}{user_id}", token)
+        return
+    with _local_lock:
+        stamps = _local_windows.get(user_id, [])
+        if float(token) in stamps:
+            stamps.remove(float(token))
+
+
+def chat_rate_allow(*, user_id: int) -> bool:
+    """Count one message for ``user_id``; False (and not counted) when over the limit."""
+    return chat_rate_take(user_id=user_id) is not None
 
 
 def chat_rate_reset() -> None:
