@@ -41,6 +41,9 @@ class FeatureConfig:
     # tuned on validation, the first version) or "cuts" (five per-item cut points tuned on validation).
     # On the published data the tuned variants over-fit the 10 % validation split (docs/benchmarks.md).
     decoding: str = "round"
+    # Screening flags: "ridge" (three more right-hand sides of the items' ridge solve, Platt-scaled;
+    # no extra pass over the n-grams) or "logistic" (one liblinear classifier per flag, the first version).
+    screening: str = "ridge"
 
     def as_dict(self) -> dict:
         return asdict(self)
