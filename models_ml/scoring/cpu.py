@@ -255,9 +255,9 @@ def _syrk(dense: np.ndarray) -> np.ndarray:
         return np.zeros((dense.shape[0], dense.shape[0]), dtype=np.float32)
     # A C-ordered (n, m) array is the Fortran-ordered (m, n) transpose: trans=1 gives A A^T.
     k = blas.ssyrk(1.0, np.ascontiguousarray(dense, dtype=np.float32).T, trans=1, lower=1)
-    upper = np.triu_indices(k.shape[0], 1)
-    k[upper] = k.T[upper]
-    return np.ascontiguousarray(k)
+    # ssyrk leaves the upper triangle at zero: add the strict lower one, transposed (one temporary).
+    k += np.tril(k, -1).T
+    return k.T if k.flags.f_contiguous else k  # symmetric: the transpose of a Fortran array is C-ordered, no copy
 
 
 def fit_from_matrices(

@@ -86,3 +86,18 @@ def test_an_unknown_screening_kind_is_refused():
     records = sample_records(30)
     with pytest.raises(ValueError, match="unknown screening"):
         train_cpu_model(records[:20], records[20:], config=FeatureConfig(screening="svm"))
+
+
+def test_threaded_block_vectorising_gives_the_same_matrix(monkeypatch):
+    from models_ml.scoring import features
+
+    records = sample_records(40, seed=9)
+    monkeypatch.setattr(features, "THREADED_MIN_RECORDS", 10**9)
+    serial_fz = features.DialogueFeaturizer(FeatureConfig())
+    serial = serial_fz.fit_transform(records)
+    monkeypatch.setattr(features, "THREADED_MIN_RECORDS", 0)
+    threaded_fz = features.DialogueFeaturizer(FeatureConfig())
+    threaded = threaded_fz.fit_transform(records)
+    assert serial.shape == threaded.shape and (serial != threaded).nnz == 0
+    assert (serial_fz.transform(records[:5]) != threaded_fz.transform(records[:5])).nnz == 0
+    assert threaded_fz.feature_names() == serial_fz.feature_names()
