@@ -4,7 +4,8 @@
     python bench/scorer_bench.py [--skip-eval] [--test-seeds 0,1] [--seeds 0,1,2,3,4] [--split random|client|counselor]
         [--with-ids] [--decoding round|offsets|cuts] [--screening ridge|logistic] [--out results.json]
 
-Measures: training on the full data (90/10 train/validation, as `train_scorer`), saving and
+Measures: reading the folder and training on the full data (90/10 train/validation, as `train_scorer`;
+`read_and_train_cpu_seconds` is the issue-16 figure, ≤ 60 s), saving and
 loading the versioned model file (with checksum); wall and CPU seconds and the load average
 (the machine is shared: the CPU seconds are the comparable figure), the median time to score one 100-message
 session (CPU backend, features included), and the paper's protocol (5 seeds × test seeds).
