@@ -1,7 +1,8 @@
 """The CPU scorer: char n-gram TF-IDF per role + dialogue statistics (+ participant ids for
-research) → multi-output ridge regression (solved in the dual, all 20 items at once), per-item
-rounding offsets (or ordinal cut points) tuned on the validation split; one logistic classifier
-per screening item.
+research) → multi-output ridge regression (solved in the dual, all 20 items at once), plain
+rounding (or per-item offsets / ordinal cut points tuned on the validation split); the three
+screening flags from the same factorisation (``screening="ridge"``: extra right-hand sides,
+Platt-scaled) or, as the first version, one liblinear logistic classifier each (``"logistic"``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg, sparse
+from scipy.linalg import blas
 from sklearn.linear_model import LogisticRegression
 
 from feedback.items import ITEM_MAX, ITEM_MIN, SCREENINGS, compute_total
@@ -88,6 +90,37 @@ def make_featurizer(config: FeatureConfig | None) -> DialogueFeaturizer:
     return DialogueFeaturizer(config or FeatureConfig())
 
 
+class RidgeScreening:
+    """One screening flag from the ridge's own solution: a linear score ``x·w + b`` (the same
+    dual factorisation as the 20 items, one more right-hand side), mapped to a probability by a
+    logistic curve fitted on held-out scores (Platt scaling). ``predict_proba`` has the shape of
+    scikit-learn's, so a model file may hold either kind."""
+
+    def __init__(self, weights: np.ndarray, bias: float, slope: float, intercept: float) -> None:
+        self.weights = np.asarray(weights, dtype=np.float32).ravel()
+        self.bias, self.slope, self.intercept = float(bias), float(slope), float(intercept)
+
+    def decision_function(self, x) -> np.ndarray:
+        return np.asarray(x @ self.weights, dtype=np.float64).ravel() + self.bias
+
+    def predict_proba(self, x) -> np.ndarray:
+        z = np.clip(self.slope * self.decision_function(x) + self.intercept, -50.0, 50.0)
+        p = 1.0 / (1.0 + np.exp(-z))
+        return np.column_stack([1.0 - p, p])
+
+
+def platt(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept of a logistic curve fitted to 1-D scores (Platt scaling; the scores are
+    standardised and the fit L2-regularised, so separable scores give a finite, steep curve)."""
+    z, y = np.asarray(scores, dtype=np.float64).ravel(), np.asarray(labels).astype(bool).ravel()
+    if not len(z) or y.all() or not y.any():
+        return 1.0, 0.0
+    centre, scale = float(z.mean()), float(z.std()) or 1.0
+    fit = LogisticRegression(C=1.0).fit(((z - centre) / scale)[:, None], y)
+    slope = float(fit.coef_[0, 0]) / scale
+    return slope, float(fit.intercept_[0]) - slope * centre
+
+
 def _dual_ridge(k_train: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
     """Dual coefficients A = (K + alpha I)^-1 Y (single precision for a dense K: half the time)."""
     k = k_train + alpha * np.eye(k_train.shape[0], dtype=k_train.dtype)
@@ -139,6 +172,7 @@ def _tune_cuts(raw: np.ndarray, y: np.ndarray, offsets: np.ndarray, *, passes: i
     return cuts
 
 
+SCREENING_KINDS = ("ridge", "logistic")
 SCREENING_DEFAULT_THRESHOLD = 0.5
 SCREENING_MIN_VAL_POSITIVES = 3  # fewer on validation: too few to tune, keep the default
 
@@ -155,6 +189,17 @@ def _best_threshold(prob: np.ndarray, y: np.ndarray) -> float:
         if f > best_f:
             best_t, best_f = float(t), f
     return best_t
+
+
+def _ridge_screening(weights, bias, dual, k_va, alpha, y_tr, y_va) -> RidgeScreening:
+    """Platt scaling on the validation scores when validation has enough positives; otherwise on
+    the training scores (K·A = Y − alpha·A for the dual solution A: no extra product)."""
+    if y_va.sum() >= SCREENING_MIN_VAL_POSITIVES:
+        scores, labels = k_va @ dual + bias, y_va
+    else:
+        scores, labels = y_tr - alpha * dual, y_tr
+    slope, intercept = platt(scores, labels)
+    return RidgeScreening(weights, bias, slope, intercept)
 
 
 def train_cpu_model(
@@ -185,16 +230,34 @@ def gram(a, b, *, dense_columns: int = GRAM_DENSE_COLUMNS) -> np.ndarray:
     """K = A B^T (single precision). A sparse product costs the sum over columns of (column count)²,
     which the frequent character n-grams make huge; those columns are multiplied densely (BLAS) and
     only the long tail sparsely: the same K, several times faster."""
+    symmetric = a is b  # K = A A^T: BLAS syrk computes one triangle, half the work
     if not sparse.issparse(a):
         return np.asarray(a @ b.T, dtype=np.float32)
-    a, b = sparse.csc_matrix(a, dtype=np.float32), sparse.csc_matrix(b, dtype=np.float32)
+    a = sparse.csc_matrix(a, dtype=np.float32)
+    b = a if symmetric else sparse.csc_matrix(b, dtype=np.float32)
     counts = np.diff(b.indptr) + np.diff(a.indptr)
     order = np.argsort(-counts, kind="stable")
     head, tail = np.sort(order[:dense_columns]), np.sort(order[dense_columns:])
-    k = a[:, head].toarray() @ b[:, head].toarray().T
+    a_head = a[:, head].toarray()
+    if symmetric:
+        k = _syrk(a_head)
+    else:
+        k = a_head @ b[:, head].toarray().T
+    del a_head
     if len(tail):
         k += (a[:, tail].tocsr() @ b[:, tail].tocsr().T).toarray()
     return k
+
+
+def _syrk(dense: np.ndarray) -> np.ndarray:
+    """dense @ dense.T (float32) through BLAS ``ssyrk`` (lower triangle), mirrored to a full matrix."""
+    if not dense.size:
+        return np.zeros((dense.shape[0], dense.shape[0]), dtype=np.float32)
+    # A C-ordered (n, m) array is the Fortran-ordered (m, n) transpose: trans=1 gives A A^T.
+    k = blas.ssyrk(1.0, np.ascontiguousarray(dense, dtype=np.float32).T, trans=1, lower=1)
+    # ssyrk leaves the upper triangle at zero: add the strict lower one, transposed (one temporary).
+    k += np.tril(k, -1).T
+    return k.T if k.flags.f_contiguous else k  # symmetric: the transpose of a Fortran array is C-ordered, no copy
 
 
 def fit_from_matrices(
@@ -212,33 +275,45 @@ def fit_from_matrices(
     """The label-using part of training (features already computed; K = X X^T blocks given)."""
     y_tr = np.array([r.items for r in train], dtype=float)
     y_va = np.array([r.items for r in val], dtype=int)
-    bias = y_tr.mean(axis=0)
+    s_tr = np.array([r.screening for r in train], dtype=bool).reshape(len(train), -1)
+    s_va = np.array([r.screening for r in val], dtype=bool).reshape(len(val), -1)
+    screening_kind = getattr(fz.config, "screening", "logistic")
+    if screening_kind not in SCREENING_KINDS:
+        raise ValueError(f"unknown screening {screening_kind!r}: one of {', '.join(SCREENING_KINDS)}")
+    # With ridge screening the three flags are three more right-hand sides of the same solve.
+    targets = np.hstack([y_tr, s_tr.astype(float)]) if screening_kind == "ridge" else y_tr
+    bias_all = targets.mean(axis=0)
+    n_items = y_tr.shape[1]
     best = None
     for a in alphas:
-        dual = _dual_ridge(k_tr, y_tr - bias, a)
-        raw = k_va @ dual + bias
+        dual = _dual_ridge(k_tr, targets - bias_all, a)
+        raw = k_va @ dual[:, :n_items] + bias_all[:n_items]
         mae = float(np.mean(np.abs(round_items(raw, np.zeros(raw.shape[1])) - y_va)))
         if log:
             log(f"alpha {a}: validation MAE {mae:.4f}")
         if best is None or mae < best[0]:
             best = (mae, a, dual, raw)
-    _, alpha, dual, raw_va = best
-    weights = np.asarray(x_tr.T @ dual, dtype=np.float32)
+    _, alpha, dual_all, raw_va = best
+    bias = bias_all[:n_items]
+    all_weights = np.asarray(x_tr.T @ dual_all, dtype=np.float32)
+    weights = np.ascontiguousarray(all_weights[:, :n_items])
     decoding = getattr(fz.config, "decoding", "offsets")
     if decoding not in DECODINGS:
         raise ValueError(f"unknown decoding {decoding!r}: one of {', '.join(DECODINGS)}")
     offsets = np.zeros(y_va.shape[1]) if decoding == "round" else _tune_offsets(raw_va, y_va)
     cuts = _tune_cuts(raw_va, y_va, offsets) if decoding == "cuts" else None
-    s_tr = np.array([r.screening for r in train], dtype=bool)
-    s_va = np.array([r.screening for r in val], dtype=bool)
     classifiers, thresholds = [], []
     for k in range(len(SCREENINGS)):
         if s_tr[:, k].sum() < SCREENING_MIN_POSITIVES:
             classifiers.append(None)
             thresholds.append(1.0)
             continue
-        clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, solver="liblinear")
-        clf.fit(x_tr, s_tr[:, k])
+        if screening_kind == "ridge":
+            j = n_items + k
+            clf = _ridge_screening(all_weights[:, j], bias_all[j], dual_all[:, j], k_va, alpha, s_tr[:, k], s_va[:, k])
+        else:
+            clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, solver="liblinear")
+            clf.fit(x_tr, s_tr[:, k])
         classifiers.append(clf)
         thresholds.append(_best_threshold(clf.predict_proba(x_va)[:, 1], s_va[:, k]))
     model = CpuModel(fz, weights, bias, offsets, alpha, classifiers, thresholds, cuts=cuts)
