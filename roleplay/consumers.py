@@ -172,7 +172,7 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
             "ends_at": session.ends_at.isoformat(),
             "server_time": timezone.now().isoformat(),
             "last_seq": session.last_seq,
-            "next_url": session_next_url(session_id=session.pk, role=self.role)
+            "next_url": session_next_url(session_id=session.pk, role=self.role, source=session.source)
             if session.status == SessionStatus.ENDED
             else None,
         }

@@ -141,7 +141,7 @@ class Session(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # The language the session was held in: "ja" (the dataset, the platform's default) or e.g. "en"
     # for English-mode practice; translations of its messages are MessageTranslation rows.
-    language = models.CharField(_("language"), max_length=16, default="ja")
+    language = models.CharField(_("language"), max_length=16, default="ja", db_default="ja")
 
     class Meta:
         ordering = ["-starts_at"]

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='session',
             name='language',
-            field=models.CharField(default='ja', max_length=16, verbose_name='language'),
+            field=models.CharField(db_default='ja', default='ja', max_length=16, verbose_name='language'),
         ),
         migrations.CreateModel(
             name='MessageTranslation',

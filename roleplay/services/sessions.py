@@ -42,11 +42,14 @@ class SessionError(ServiceError):
     """A refused session action (``code``, ``message``), e.g. a client trying to end the session."""
 
 
-def session_next_url(*, session_id: int, role: str) -> str:
+def session_next_url(*, session_id: int, role: str, source: str | None = None) -> str:
     """Where a participant goes once the session has ended (feedback pages when they exist). In an AI practice
-    session nobody rates the counselor's side, so the counselor goes to the practice review (when installed)."""
+    session nobody rates the counselor's side, so the counselor goes to the practice review (when installed).
+    ``source``: the session's, when the caller has it (the chat socket does: no query from the event loop)."""
     names = {Role.CLIENT: ["feedback:form"], Role.COUNSELOR: ["feedback:result"]}.get(role, [])
-    if role == Role.COUNSELOR and Session.objects.filter(pk=session_id, source=SessionSource.AI).exists():
+    if source is None and role == Role.COUNSELOR:
+        source = Session.objects.filter(pk=session_id).values_list("source", flat=True).first()
+    if role == Role.COUNSELOR and source == SessionSource.AI:
         names.insert(0, "practice:review")
     for name in names:
         try:
