@@ -42,7 +42,10 @@ class SimulationForm(forms.Form):
 
 
 class ArenaStartForm(forms.Form):
-    role_card = forms.ModelChoiceField(queryset=RoleCard.objects.filter(is_active=True), label=_("Role card"))
+    # The human arena and its judge are Japanese only (English cards are for English simulations and practice).
+    role_card = forms.ModelChoiceField(
+        queryset=RoleCard.objects.filter(is_active=True, language="ja"), label=_("Role card")
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

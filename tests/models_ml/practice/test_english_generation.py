@@ -5,7 +5,6 @@ and the AI client's English role card — while a Japanese session keeps the Jap
 from __future__ import annotations
 
 import pytest
-from django.utils import translation
 
 from models_ml.finetuning.models import RoleCard
 from models_ml.llm.prompts import CLIENT_SYSTEM_PROMPT_TEMPLATE_EN, COUNSELOR_SYSTEM_PROMPT, COUNSELOR_SYSTEM_PROMPT_EN
@@ -18,13 +17,6 @@ from tests.factories import UserFactory
 from .conftest import model_version
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _keep_the_active_language():
-    before = translation.get_language()
-    yield
-    translation.activate(before)
 
 
 def _system(request: dict) -> str:
