@@ -12,7 +12,13 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from feedback.dataset.exporter import CONTENT_TYPES, export_filename, export_stream
+from feedback.dataset.exporter import (
+    CONTENT_TYPES,
+    MULTILINGUAL,
+    export_filename,
+    export_stream,
+    export_translations_stream,
+)
 from feedback.dataset.forms import ExportForm, SessionSearchForm
 from feedback.dataset.selectors import session_detail, session_messages, session_search_queryset
 from feedback.dataset.stats import dataset_correlations, dataset_summary
@@ -81,12 +87,15 @@ def export(request: HttpRequest) -> HttpResponse:
     form = ExportForm(request.POST)
     if not form.is_valid():
         return render(request, "dataset/export_error.html", {"export_form": form}, status=400)
-    fmt = form.cleaned_data["fmt"]
+    fmt, language = form.cleaned_data["fmt"], form.cleaned_data["language"]
     options = form.to_options()
-    chunks, count = export_stream(user=request.user, channel="web", options=options, fmt=fmt)
+    if fmt == MULTILINGUAL:
+        chunks, count = export_translations_stream(user=request.user, channel="web", options=options, language=language)
+    else:
+        chunks, count = export_stream(user=request.user, channel="web", options=options, fmt=fmt)
     content = _async_chunks(chunks) if isinstance(request, ASGIRequest) else _grouped(chunks)
     response = StreamingHttpResponse(content, content_type=CONTENT_TYPES[fmt])
-    response["Content-Disposition"] = f'attachment; filename="{export_filename(options, fmt)}"'
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(options, fmt, language)}"'
     response["X-Dialogue-Count"] = str(count)
     return response
 

@@ -33,9 +33,14 @@ CHUNK = 500
 ZIP_FOLDER = "kokorochat_dialogues"
 CHAT_ROLES = {"counselor": "assistant", "client": "user"}
 CHAT_JOIN = "\n"  # consecutive messages of one speaker become one turn, joined by a newline
-CONTENT_TYPES = {"zip": "application/zip", "jsonl": "application/jsonl", "chat-jsonl": "application/jsonl"}
-MULTILINGUAL = "multilingual"  # the command's translation export (a folder of {language}{id}.json)
-EXTENSIONS = {"zip": "zip", "jsonl": "jsonl", "chat-jsonl": "jsonl"}
+MULTILINGUAL = "multilingual"  # the translation export: {language}{id}.json files (a folder, or a ZIP on the web)
+CONTENT_TYPES = {
+    "zip": "application/zip",
+    "jsonl": "application/jsonl",
+    "chat-jsonl": "application/jsonl",
+    MULTILINGUAL: "application/zip",
+}
+EXTENSIONS = {"zip": "zip", "jsonl": "jsonl", "chat-jsonl": "jsonl", MULTILINGUAL: "zip"}
 
 _FIELDS = (
     "evaluation_id",
@@ -146,13 +151,24 @@ class _Sink:
         return data
 
 
-def stream_zip(dialogues: Iterable[tuple[int, dict]]) -> Iterator[bytes]:
+def _stream_zip_entries(entries: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for evaluation_id, obj in dialogues:
-            zf.writestr(f"{ZIP_FOLDER}/{evaluation_id}.json", dump_file(obj))
+        for name, data in entries:
+            zf.writestr(name, data)
             yield sink.take()
     yield sink.take()
+
+
+def stream_zip(dialogues: Iterable[tuple[int, dict]]) -> Iterator[bytes]:
+    return _stream_zip_entries((f"{ZIP_FOLDER}/{eid}.json", dump_file(obj)) for eid, obj in dialogues)
+
+
+def stream_multilingual_zip(dialogues: Iterable[tuple[int, dict]], language: str) -> Iterator[bytes]:
+    """A ZIP of ``{language}/{language}{id}.json``, each byte-identical to the command's folder export."""
+    return _stream_zip_entries(
+        (f"{language}/{file_name(language, eid)}", dump_multilingual(obj)) for eid, obj in dialogues
+    )
 
 
 def stream_jsonl(dialogues: Iterable[tuple[int, dict]]) -> Iterator[bytes]:
@@ -262,5 +278,25 @@ def export_translations_to_path(
     return count
 
 
-def export_filename(options: ExportOptions, fmt: str) -> str:
-    return f"kokorochat-{options.subset}{'-q' if options.quality_filter else ''}.{EXTENSIONS[fmt]}"
+def export_translations_stream(
+    *, user, channel: str, options: ExportOptions, language: str, skipped: list[tuple[int, str]] | None = None
+) -> tuple[Iterator[bytes], int]:
+    """Bytes of a ZIP of the ``language`` translations (the web download of ``--format multilingual``);
+    audited like the command's export (fmt multilingual, the language in the params)."""
+    qs = export_feedback_queryset(options).filter(translated_filter(language))
+    count = qs.count()
+    export_audit_create(
+        user=user,
+        channel=channel,
+        options=options,
+        fmt=MULTILINGUAL,
+        dialogue_count=count,
+        extra={"language": language},
+    )
+    dialogues = iter_dialogues(qs, [] if skipped is None else skipped, language=language)
+    return stream_multilingual_zip(dialogues, language), count
+
+
+def export_filename(options: ExportOptions, fmt: str, language: str = "") -> str:
+    tail = f"-{language}" if fmt == MULTILINGUAL and language else ""
+    return f"kokorochat-{options.subset}{'-q' if options.quality_filter else ''}{tail}.{EXTENSIONS[fmt]}"

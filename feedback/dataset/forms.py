@@ -8,10 +8,15 @@ from django.utils.translation import gettext_lazy as _
 from roleplay.models import SessionSource
 from roleplay.topics import Topic
 
+from .multilingual import LANGUAGE_RE, ORIGINAL_LANGUAGE
 from .selectors import ExportOptions, SessionSearch
 
 ERR_SCORE_ORDER = _("The minimum score must not be above the maximum.")
 ERR_DATE_ORDER = _("The start date must not be after the end date.")
+ERR_LANGUAGE_NEEDED = _("The translations format needs the translation's language (a code such as en).")
+ERR_LANGUAGE_UNUSED = _("The language goes with the translations format only.")
+ERR_BAD_LANGUAGE = _("Unknown language code %(value)s: give a translation's code such as en or zh (not ja).")
+MULTILINGUAL = "multilingual"
 
 SUBSET_CHOICES = [
     ("all", _("All dialogues")),
@@ -24,6 +29,7 @@ WEB_FORMAT_CHOICES = [
     ("zip", _("ZIP of JSON files (KokoroChat format)")),
     ("jsonl", _("JSON Lines (one dialogue per line)")),
     ("chat-jsonl", _("Chat JSON Lines (fine-tuning format)")),
+    (MULTILINGUAL, _("ZIP of translations ({language}{id}.json, Multilingual KokoroChat format)")),
 ]
 SOURCE_CHOICES = [("", _("All sources")), *SessionSource.choices, ("synthetic", _("Synthetic (LLM-generated)"))]
 
@@ -62,12 +68,27 @@ class ExportForm(forms.Form):
     until = forms.DateField(label=_("To date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     include_synthetic = forms.BooleanField(label=_("Include synthetic (LLM-generated) sessions"), required=False)
     fmt = forms.ChoiceField(label=_("Format"), choices=WEB_FORMAT_CHOICES, initial="zip")
+    language = forms.CharField(
+        label=_("Translation language"),
+        required=False,
+        max_length=20,
+        help_text=_("With the translations format: the language code of the imported translation, e.g. en."),
+        widget=forms.TextInput(attrs={"placeholder": "en", "size": 6}),
+    )
 
     def clean(self):
         data = super().clean()
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
             raise forms.ValidationError(ERR_DATE_ORDER)
+        language = (data.get("language") or "").strip()
+        if data.get("fmt") == MULTILINGUAL and not language:
+            self.add_error("language", ERR_LANGUAGE_NEEDED)
+        elif language and data.get("fmt") != MULTILINGUAL:
+            self.add_error("language", ERR_LANGUAGE_UNUSED)
+        elif language and (not LANGUAGE_RE.fullmatch(language) or language.lower() == ORIGINAL_LANGUAGE):
+            self.add_error("language", ERR_BAD_LANGUAGE % {"value": language})
+        data["language"] = language
         return data
 
     def to_options(self) -> ExportOptions:

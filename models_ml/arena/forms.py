@@ -26,15 +26,26 @@ class SimulationForm(forms.Form):
         min_value=1, max_value=MAX_SESSIONS_PER_CARD, initial=1, label=_("Sessions per card")
     )
     max_turns = forms.IntegerField(min_value=2, max_value=MAX_TURNS, initial=MAX_TURNS, label=_("Max turns"))
+    language = forms.ChoiceField(
+        choices=[("ja", _("Japanese")), ("en", _("English"))],
+        initial="ja",
+        required=False,  # without it: Japanese
+        label=_("Language"),
+        help_text=_("English: English role cards and prompts; the English retrieval partners by default."),
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["client_version"] = _versions(ModelKind.CLIENT, _("AI client model"))
         self.fields["counselor_version"] = _versions(ModelKind.COUNSELOR, _("AI counselor model"))
+        self.fields["role_cards"].label_from_instance = lambda card: f"{card.name} ({card.get_language_display()})"
 
 
 class ArenaStartForm(forms.Form):
-    role_card = forms.ModelChoiceField(queryset=RoleCard.objects.filter(is_active=True), label=_("Role card"))
+    # The human arena and its judge are Japanese only (English cards are for English simulations and practice).
+    role_card = forms.ModelChoiceField(
+        queryset=RoleCard.objects.filter(is_active=True, language="ja"), label=_("Role card")
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

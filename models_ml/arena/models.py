@@ -38,6 +38,8 @@ class SimulationJob(ArenaJob):
     max_turns = models.PositiveSmallIntegerField(default=50)
     turns = models.PositiveIntegerField(default=0)
     fidelity = models.JSONField(default=dict, blank=True)
+    # The simulated sessions' language (Session.language): English uses English cards and prompts.
+    language = models.CharField(max_length=8, default="ja")
 
     class Meta(ArenaJob.Meta):
         verbose_name = _("simulation job")

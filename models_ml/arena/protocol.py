@@ -28,17 +28,21 @@ def current() -> str:
     return name
 
 
-def client_params() -> dict[str, Any]:
-    """Keyword arguments of ``ai_client_reply`` for a simulated client."""
-    if current() == PLATFORM:
+def client_params(language: str = "ja") -> dict[str, Any]:
+    """Keyword arguments of ``ai_client_reply`` for a simulated client. The published prompts exist in
+    Japanese only: an English simulation uses the platform's English prompts (the card's language)."""
+    if current() == PLATFORM or language != "ja":
         return {}
     from models_ml.llm.ia_prompts import IA_CLIENT_SYSTEM_PROMPT_TEMPLATE
 
     return {"system_prompt_template": IA_CLIENT_SYSTEM_PROMPT_TEMPLATE, "refine": False}
 
 
-def counselor_params() -> dict[str, Any]:
-    """Keyword arguments of ``ai_counselor_reply`` for a simulated counselor."""
+def counselor_params(language: str = "ja") -> dict[str, Any]:
+    """Keyword arguments of ``ai_counselor_reply`` for a simulated counselor (English: the platform's English
+    counselor prompt and closing phrases, no 200-character refinement)."""
+    if language != "ja":
+        return {"language": language}
     if current() == PLATFORM:
         return {}
     from models_ml.llm.ia_prompts import IA_COUNSELOR_SYSTEM_PROMPT

@@ -46,6 +46,7 @@ def simulations(request: HttpRequest) -> HttpResponse:
                 client_version_id=_pk(d["client_version"]),
                 counselor_version_id=_pk(d["counselor_version"]),
                 created_by=request.user,
+                language=d["language"] or "ja",
             )
         except services.ArenaError as exc:
             form.add_error(None, exc.message)

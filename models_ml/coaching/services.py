@@ -43,9 +43,11 @@ def _queue_name(config: dict[str, Any] | None) -> str:
 
 
 # --- suggestions ------------------------------------------------------------------------------
-def _backend_config() -> dict[str, Any] | None:
+def _backend_config(language: str = "ja") -> dict[str, Any] | None:
+    """The counselor model of the session's language: an English session is coached by the English partner
+    (``build_retrieval_index --language en`` or an active English version); none → ``unavailable``."""
     try:
-        return generation_backend_config(kind="counselor")
+        return generation_backend_config(kind="counselor", language=language)
     except NoModelError:
         return None
 
@@ -70,7 +72,7 @@ def suggestion_run_restart(*, session: Session) -> SuggestionRun:
 
 
 def _start(*, session: Session, run: SuggestionRun) -> SuggestionRun:
-    config = _backend_config()
+    config = _backend_config(session.language)
     run.done, run.failed, run.progress, run.suggestions = 0, 0, 0, {}
     run.error, run.error_code, run.message, run.finished_at = "", "", "", None
     run.total = len(selectors.suggestion_turns(selectors.session_messages(session_id=session.pk)))
@@ -115,7 +117,8 @@ def suggestion_run_compute(*, run_id: int, task_id: str = "", hostname: str = ""
     run = SuggestionRun.objects.select_related("session").get(pk=run_id)
     if run.status != JobStatus.QUEUED:  # finished, or already claimed by another delivery
         return run
-    config = _backend_config()
+    language = run.session.language
+    config = _backend_config(language)
     if config is None:
         job_fail(model=SuggestionRun, job_id=run_id, reason="", code=CODE_UNAVAILABLE)
         return SuggestionRun.objects.get(pk=run_id)
@@ -128,7 +131,8 @@ def suggestion_run_compute(*, run_id: int, task_id: str = "", hostname: str = ""
         backend = _backend(config)
         for n, (seq, history) in enumerate(turns, start=1):
             # A line suggested earlier in this review is not suggested again (few indexed replies: demo data).
-            suggestions[str(seq)] = ai_counselor_reply(backend, history, avoid=set(suggestions.values())).text
+            reply = ai_counselor_reply(backend, history, avoid=set(suggestions.values()), language=language)
+            suggestions[str(seq)] = reply.text
             _run_update(run_id, done=n, suggestions=suggestions, progress=round(100 * n / len(turns)))
     except (GenerationError, OSError, ValueError) as exc:
         logger.warning("coaching: suggestions for run %s failed: %s", run_id, exc)

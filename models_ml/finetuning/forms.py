@@ -88,6 +88,13 @@ class FineTuneJobForm(forms.Form):
 
 class RoleCardForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=60)
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=[("ja", _("Japanese")), ("en", _("English"))],
+        initial="ja",
+        required=False,  # a form without it (older pages, scripts) writes a Japanese card
+        help_text=_("The language the card is written in; the AI client is prompted in it."),
+    )
     gender = forms.CharField(label=_("Gender"), max_length=MAX_CHARS["gender"])
     age = forms.IntegerField(label=_("Age"), min_value=10, max_value=100)
     education = forms.CharField(label=_("Education"), max_length=MAX_CHARS["education"])
@@ -116,12 +123,13 @@ class RoleCardForm(forms.Form):
 
     @classmethod
     def initial_from(cls, card: Any) -> dict[str, Any]:
-        data = {f: getattr(card, f) for f in ("name", *(f for f in CARD_FIELDS if f != "big_five"))}
+        data = {f: getattr(card, f) for f in ("name", "language", *(f for f in CARD_FIELDS if f != "big_five"))}
         data.update({t: card.big_five.get(t, "") for t in cls.TRAITS})
         return data
 
     def card_data(self) -> dict[str, Any]:
         data = {k: v for k, v in self.cleaned_data.items() if k not in self.TRAITS}
+        data["language"] = data.get("language") or "ja"
         data["big_five"] = {t: self.cleaned_data[t] for t in self.TRAITS}
         return data
 

@@ -17,9 +17,13 @@ from models_ml.llm.role_cards import RoleCard as CoreRoleCard
 
 
 class RoleCard(models.Model):
-    """An AI-client persona: the nine elements of the Interactive Agents role card (Japanese text)."""
+    """An AI-client persona: the nine elements of the Interactive Agents role card, written in ``language``
+    (Japanese, or English for English-mode practice and simulations)."""
 
     name = models.CharField(_("name"), max_length=60, unique=True)
+    language = models.CharField(
+        _("language"), max_length=8, choices=[("ja", _("Japanese")), ("en", _("English"))], default="ja"
+    )
     gender = models.CharField(_("gender"), max_length=20)
     age = models.PositiveSmallIntegerField(_("age"))
     education = models.CharField(_("education"), max_length=60)
@@ -47,7 +51,7 @@ class RoleCard(models.Model):
     def to_core(self) -> CoreRoleCard:
         """The validated ``models_ml.llm.role_cards.RoleCard`` used to build the AI client's prompt."""
         values = {field: getattr(self, field) for field in CARD_FIELDS}
-        return CoreRoleCard(name=self.name, **{**values, "big_five": dict(self.big_five)})
+        return CoreRoleCard(name=self.name, language=self.language, **{**values, "big_five": dict(self.big_five)})
 
 
 class ModelKind(models.TextChoices):

@@ -127,8 +127,10 @@ def model_versions(*, kind: str | None = None, active_only: bool = False) -> Que
     return qs
 
 
-def role_cards(*, active_only: bool = False) -> QuerySet[RoleCard]:
+def role_cards(*, active_only: bool = False, language: str | None = None) -> QuerySet[RoleCard]:
     qs = RoleCard.objects.all()
+    if language is not None:
+        qs = qs.filter(language=language)
     return qs.filter(is_active=True) if active_only else qs
 
 

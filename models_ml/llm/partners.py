@@ -11,9 +11,9 @@ from typing import Any
 
 from .backends.base import GenerationBackend
 from .data import ROLE_CLIENT, ROLE_COUNSELOR, chat_role
-from .prompts import COUNSELOR_SYSTEM_PROMPT
+from .prompts import counselor_system_prompt
 from .role_cards import RoleCard, render_client_system_prompt, render_role_card, role_card_persona
-from .rules import CLOSING_PHRASES, DEFAULT_MAX_TRIES, RefinedReply, detect_closing, refine_client_reply
+from .rules import DEFAULT_MAX_TRIES, RefinedReply, closing_phrases_for, detect_closing, refine_client_reply
 
 # Greedy decoding for evaluations (the KokoroChat paper decoded greedily): hf drops temperature when not sampling,
 # openai sends temperature 0; the retrieval partner is deterministic anyway.
@@ -46,7 +46,8 @@ def ai_client_reply(
     """Next AI-client turn, regenerated while it breaks the client rules, trimmed (and flagged) as a last resort.
 
     ``system_prompt_template`` (with ``{card}``) replaces the platform's client prompt (e.g. the published
-    Interactive Agents one); ``refine=False`` takes the first reply as it is (the paper refines only the counselor)."""
+    Interactive Agents one); ``refine=False`` takes the first reply as it is (the paper refines only the counselor).
+    The prompt and the rules are in the card's language (``card.language``: an English card prompts in English)."""
     if system_prompt_template is None:
         system_prompt = render_client_system_prompt(card)
     else:
@@ -58,7 +59,9 @@ def ai_client_reply(
     params.setdefault("persona_age", card.age)
     if not refine:
         return RefinedReply(text=backend.generate(messages, **params).strip(), tries=1)
-    return refine_client_reply(lambda: backend.generate(messages, **params), turn_index=turn_index, max_tries=max_tries)
+    return refine_client_reply(
+        lambda: backend.generate(messages, **params), turn_index=turn_index, max_tries=max_tries, language=card.language
+    )
 
 
 @dataclass
@@ -76,14 +79,20 @@ def ai_counselor_reply(
     backend: GenerationBackend,
     history: list[dict[str, str]],
     *,
-    system_prompt: str = COUNSELOR_SYSTEM_PROMPT,
-    closing_phrases: Iterable[str] = CLOSING_PHRASES,
+    system_prompt: str | None = None,
+    closing_phrases: Iterable[str] | None = None,
     refine: bool = False,
     max_tries: int = DEFAULT_MAX_TRIES,
+    language: str = "ja",
     **params: Any,
 ) -> CounselorReply:
     """Next AI-counselor turn and whether it closes the session. ``refine=True`` applies the Interactive Agents
-    counselor refinement (at most 200 characters, no line break, no enumeration; regenerated, else trimmed)."""
+    counselor refinement (at most 200 characters, no line break, no enumeration; regenerated, else trimmed).
+    ``language``: the session's language gives the default system prompt and closing phrases (English for ``en``)."""
+    if system_prompt is None:
+        system_prompt = counselor_system_prompt(language)
+    if closing_phrases is None:
+        closing_phrases = closing_phrases_for(language)
     messages = to_chat_messages(history, ai_role=ROLE_COUNSELOR, system_prompt=system_prompt)
     refined = None
     if refine:

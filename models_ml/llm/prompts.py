@@ -1,4 +1,4 @@
-"""Japanese system prompts. Plain constants so the Django layer can show or override them."""
+"""System prompts (Japanese, and English for English sessions). Plain constants so the Django layer can show or override them."""
 
 from __future__ import annotations
 
@@ -33,3 +33,54 @@ CLIENT_SYSTEM_PROMPT_TEMPLATE = (
     "- 相談の途中でお礼や別れのあいさつをして会話を終わらせないでください。\n"
     "- 相談への抵抗感や性格の特徴を、話し方や態度に自然に反映してください。"
 )
+
+# --- English (issue 20: English-mode practice; the same instructions, written for English sessions) ---------
+
+COUNSELOR_SYSTEM_PROMPT_EN = (
+    "You are an experienced psychological counselor who runs online text-chat counseling. "
+    "Accept the client's feelings, show empathy and affirmation, deepen the conversation with well-chosen "
+    "questions, clarify the problem and the goals together, and support the client towards a next step. "
+    "This is a chat: keep each message short and conversational. Always answer in English."
+)
+
+RESPONSE_CLIENT_SYSTEM_PROMPT_EN = (
+    "You are a client who came to online text-chat counseling. "
+    "Answer the counselor's message as the client, naturally, in a sentence or two, in English."
+)
+
+CLIENT_SYSTEM_PROMPT_TEMPLATE_EN = (
+    "You are a client who came to online text-chat counseling. "
+    "Become the person below and speak as the client until the end. Always answer in English.\n"
+    "{card}\n"
+    "# How to speak\n"
+    "- You are the client. Do not act as the counselor and do not give advice.\n"
+    "- Each message is one or two sentences (at most {max_chars} characters). Do not use line breaks, "
+    "bullet points or numbered lists.\n"
+    "- Do not tell your whole problem at once; reveal it little by little as the conversation goes on.\n"
+    "- Do not end the conversation with thanks or a goodbye in the middle of the session.\n"
+    "- Let your resistance to counseling and your personality show naturally in how you talk."
+)
+
+# The languages the prompts are written in; a session in another language gets the English prompts (the model
+# is told to answer in English), which is said in docs/practice.md.
+PROMPT_LANGUAGES: tuple[str, ...] = ("ja", "en")
+
+
+def prompt_language(language: str | None) -> str:
+    """``ja`` for Japanese (and unset), ``en`` for every other language (the prompts exist in these two)."""
+    code = (language or "ja").split("-")[0].lower()
+    return "ja" if code == "ja" else "en"
+
+
+def counselor_system_prompt(language: str | None = "ja") -> str:
+    """The AI counselor's system prompt in the session's language."""
+    return COUNSELOR_SYSTEM_PROMPT if prompt_language(language) == "ja" else COUNSELOR_SYSTEM_PROMPT_EN
+
+
+def response_client_system_prompt(language: str | None = "ja") -> str:
+    return RESPONSE_CLIENT_SYSTEM_PROMPT if prompt_language(language) == "ja" else RESPONSE_CLIENT_SYSTEM_PROMPT_EN
+
+
+def client_system_prompt_template(language: str | None = "ja") -> str:
+    """The AI client's prompt template (``{card}``, ``{max_chars}``) in the card's language."""
+    return CLIENT_SYSTEM_PROMPT_TEMPLATE if prompt_language(language) == "ja" else CLIENT_SYSTEM_PROMPT_TEMPLATE_EN

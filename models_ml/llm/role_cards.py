@@ -1,5 +1,5 @@
 """Role cards for the AI client: the nine persona elements of the Interactive Agents paper, validated, and
-rendered into the AI client's Japanese system prompt."""
+rendered into the AI client's system prompt in the card's language (Japanese, or English for English sessions)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .prompts import CLIENT_SYSTEM_PROMPT_TEMPLATE
-from .rules import MAX_CLIENT_REPLY_CHARS
+from .prompts import client_system_prompt_template, prompt_language
+from .rules import max_client_reply_chars
 
-EXAMPLES_DIR = Path(__file__).parent / "role_cards"
+EXAMPLES_DIR = Path(__file__).parent / "role_cards"  # Japanese examples; English ones in role_cards/en/
+CARD_LANGUAGES: tuple[str, ...] = ("ja", "en")  # the languages a card is written (and rendered) in
 BIG_FIVE_TRAITS: dict[str, str] = {
     "openness": "開放性",
     "conscientiousness": "誠実性",
@@ -29,6 +30,24 @@ FIELD_LABELS: dict[str, str] = {
     "big_five": "性格（ビッグファイブ）",
     "resistance": "カウンセリングへの抵抗感",
     "chief_complaint": "主訴",
+}
+BIG_FIVE_TRAITS_EN: dict[str, str] = {
+    "openness": "Openness",
+    "conscientiousness": "Conscientiousness",
+    "extraversion": "Extraversion",
+    "agreeableness": "Agreeableness",
+    "neuroticism": "Neuroticism",
+}
+FIELD_LABELS_EN: dict[str, str] = {
+    "gender": "Gender",
+    "age": "Age",
+    "education": "Education",
+    "occupation": "Occupation",
+    "marital_status": "Marital status",
+    "family": "Family relationships",
+    "big_five": "Personality (Big Five)",
+    "resistance": "Resistance to counseling",
+    "chief_complaint": "Chief complaint",
 }
 # Maximum characters per text field: long enough for a persona, short enough to keep the prompt small.
 MAX_CHARS: dict[str, int] = {
@@ -56,6 +75,7 @@ ERR_AGE = f"Role card field 'age' must be a whole number between {AGE_MIN} and {
 ERR_BIG_FIVE = "Role card field 'big_five' must give exactly these traits: " + ", ".join(BIG_FIVE_TRAITS) + "."
 ERR_TRAIT = "Big Five trait '{trait}' must be a short text (1-{max} characters)."
 ERR_BAD_JSON = "The role card file {path} is not valid JSON: {error}"
+ERR_LANGUAGE = "Role card field 'language' must be one of: " + ", ".join(CARD_LANGUAGES) + "."
 
 
 class RoleCardError(ValueError):
@@ -74,6 +94,7 @@ class RoleCard:
     resistance: str
     chief_complaint: str
     name: str = ""  # optional label for lists, not shown to the model
+    language: str = "ja"  # the language the card is written in; its prompt is rendered in that language
 
     def __post_init__(self) -> None:
         validate_role_card(self)
@@ -111,15 +132,19 @@ def validate_role_card(card: RoleCard) -> None:
     for trait, value in card.big_five.items():
         if not isinstance(value, str) or not value.strip() or len(value) > MAX_TRAIT_CHARS:
             raise RoleCardError(ERR_TRAIT.format(trait=trait, max=MAX_TRAIT_CHARS))
+    if card.language not in CARD_LANGUAGES:
+        raise RoleCardError(ERR_LANGUAGE)
     if not isinstance(card.name, str) or len(card.name) > 60:
         raise RoleCardError(ERR_TOO_LONG.format(field="name", length=len(str(card.name)), max=60))
 
 
 def render_role_card(card: RoleCard) -> str:
-    traits = "、".join(f"{BIG_FIVE_TRAITS[k]}: {card.big_five[k]}" for k in BIG_FIVE_TRAITS)
+    english = prompt_language(card.language) == "en"
+    traits_labels, labels = (BIG_FIVE_TRAITS_EN, FIELD_LABELS_EN) if english else (BIG_FIVE_TRAITS, FIELD_LABELS)
+    traits = (", " if english else "、").join(f"{traits_labels[k]}: {card.big_five[k]}" for k in BIG_FIVE_TRAITS)
     values = {
         "gender": card.gender,
-        "age": f"{card.age}歳",
+        "age": f"{card.age} years old" if english else f"{card.age}歳",
         "education": card.education,
         "occupation": card.occupation,
         "marital_status": card.marital_status,
@@ -128,7 +153,8 @@ def render_role_card(card: RoleCard) -> str:
         "resistance": card.resistance,
         "chief_complaint": card.chief_complaint,
     }
-    return "# あなたの人物設定\n" + "\n".join(f"- {FIELD_LABELS[k]}: {v}" for k, v in values.items())
+    title = "# Your persona" if english else "# あなたの人物設定"
+    return title + "\n" + "\n".join(f"- {labels[k]}: {v}" for k, v in values.items())
 
 
 def role_card_persona(card: RoleCard) -> str:
@@ -136,9 +162,10 @@ def role_card_persona(card: RoleCard) -> str:
     return f"{card.chief_complaint} {card.occupation} {card.family}"
 
 
-def render_client_system_prompt(card: RoleCard, *, max_chars: int = MAX_CLIENT_REPLY_CHARS) -> str:
-    """The AI client's system prompt: persona + the Interactive Agents speaking rules."""
-    return CLIENT_SYSTEM_PROMPT_TEMPLATE.format(card=render_role_card(card), max_chars=max_chars)
+def render_client_system_prompt(card: RoleCard, *, max_chars: int | None = None) -> str:
+    """The AI client's system prompt in the card's language: persona + the Interactive Agents speaking rules."""
+    template = client_system_prompt_template(card.language)
+    return template.format(card=render_role_card(card), max_chars=max_chars or max_client_reply_chars(card.language))
 
 
 def load_role_card(path: str | Path) -> RoleCard:
@@ -150,6 +177,8 @@ def load_role_card(path: str | Path) -> RoleCard:
     return RoleCard.from_dict(data)
 
 
-def example_role_cards() -> dict[str, RoleCard]:
-    """The invented example cards shipped in ``role_cards/`` keyed by file stem."""
-    return {p.stem: load_role_card(p) for p in sorted(EXAMPLES_DIR.glob("*.json"))}
+def example_role_cards(language: str = "ja") -> dict[str, RoleCard]:
+    """The invented example cards shipped in ``role_cards/`` (Japanese) or ``role_cards/<language>/`` keyed by
+    file stem; each English card says ``"language": "en"``."""
+    folder = EXAMPLES_DIR if language == "ja" else EXAMPLES_DIR / language
+    return {p.stem: load_role_card(p) for p in sorted(folder.glob("*.json"))}

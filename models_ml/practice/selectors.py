@@ -48,8 +48,8 @@ def partners_available() -> dict[str, bool]:
     return {kind: partner_available(kind=kind) for kind in (ModelKind.CLIENT, ModelKind.COUNSELOR)}
 
 
-def active_role_cards() -> QuerySet[RoleCard]:
-    return role_cards(active_only=True)
+def active_role_cards(*, language: str | None = None) -> QuerySet[RoleCard]:
+    return role_cards(active_only=True, language=language)
 
 
 def user_is_partner_bot(user) -> bool:

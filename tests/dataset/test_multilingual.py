@@ -291,3 +291,48 @@ class _Buffer(_Sink):
 
     def write(self, text):
         self.text += text
+
+
+def test_the_web_export_form_downloads_the_translations_as_a_zip(tmp_path, client):
+    """Issue 20: the dataset page's export form offers the translations format with a language; the ZIP holds
+    {language}/{language}{id}.json, byte-identical to the published file; bad choices are refused unaudited."""
+    import io
+    import zipfile
+
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    from feedback.dataset.forms import ERR_LANGUAGE_NEEDED, ERR_LANGUAGE_UNUSED
+
+    jp = make_dialogue(evaluation_id=7)
+    en, zh = dump(make_multilingual(jp)), dump(make_multilingual(jp, ZH))
+    assert _import(write_files(tmp_path / "in", {"en7.json": en, "zh7.json": zh})).ok
+    staff = get_user_model().objects.create_user("export-staff", password="x", is_staff=True)
+    client.force_login(staff)
+    url = reverse("dataset:export")
+    with translation.override("en"):
+        form_page = client.get(reverse("dataset:sessions")).content.decode()
+        assert 'value="multilingual"' in form_page and 'name="language"' in form_page
+        response = client.post(url, {"subset": "all", "fmt": "multilingual", "language": "en"})
+        assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+        assert response["Content-Disposition"].endswith('kokorochat-all-en.zip"')
+        with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
+            assert zf.namelist() == ["en/en7.json"] and zf.read("en/en7.json") == en.encode()
+        audit = ExportAudit.objects.get()
+        assert (audit.channel, audit.fmt, audit.params["language"], audit.dialogue_count) == (
+            "web",
+            "multilingual",
+            "en",
+            1,
+        )
+        zh_zip = client.post(url, {"subset": "all", "fmt": "multilingual", "language": "zh"})
+        with zipfile.ZipFile(io.BytesIO(b"".join(zh_zip.streaming_content))) as zf:
+            assert zf.read("zh/zh7.json") == zh.encode()
+        missing = client.post(url, {"subset": "all", "fmt": "multilingual"})
+        assert missing.status_code == 400
+        assert list(missing.context["export_form"].errors["language"]) == [str(ERR_LANGUAGE_NEEDED)]
+        unused = client.post(url, {"subset": "all", "fmt": "zip", "language": "en"})
+        assert unused.status_code == 400
+        assert list(unused.context["export_form"].errors["language"]) == [str(ERR_LANGUAGE_UNUSED)]
+        assert client.post(url, {"subset": "all", "fmt": "multilingual", "language": "ja"}).status_code == 400
+    assert ExportAudit.objects.count() == 2  # the refused ones were not audited

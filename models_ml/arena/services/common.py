@@ -18,7 +18,7 @@ from models_ml.jobs.cache import cached_backend, model_cache
 from models_ml.jobs.services import job_claim, job_dispatch, job_finish, jobs_reap_stale
 from models_ml.jobs.services import job_fail as jobs_fail
 from models_ml.llm.backends import GenerationBackend, GenerationError, get_backend
-from models_ml.llm.rules import CLOSING_PHRASES
+from models_ml.llm.rules import CLOSING_PHRASES, closing_phrases_for
 
 from ..models import (
     EvalJob,
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ERR_NO_CARDS = _("Choose at least one active role card.")
+ERR_CARD_LANGUAGE = _("A %(language)s simulation needs role cards written in that language: %(cards)s is not.")
+ERR_SIM_LANGUAGE = _("Unknown simulation language %(language)s: choose ja or en.")
 ERR_SESSIONS_PER_CARD = _("Sessions per role card must be between 1 and %(max)s.")
 ERR_MAX_TURNS = _("Max turns must be between 2 and %(max)s.")
 ERR_VERSION_KIND = _("Model version #%(id)s is not an active %(kind)s model.")
@@ -78,8 +80,11 @@ class ArenaError(ServiceError):
 # --- settings ----------------------------------------------------------------------------------------
 
 
-def closing_phrases() -> tuple[str, ...]:
-    """``settings.KOKORO_CLOSING_PHRASES`` (a list) overrides ``models_ml.llm.rules.CLOSING_PHRASES``."""
+def closing_phrases(language: str = "ja") -> tuple[str, ...]:
+    """``settings.KOKORO_CLOSING_PHRASES`` (a list) overrides ``models_ml.llm.rules.CLOSING_PHRASES`` (Japanese
+    sessions); other languages use ``closing_phrases_for(language)`` (English)."""
+    if language != "ja":
+        return closing_phrases_for(language)
     override = settings.KOKORO_CLOSING_PHRASES
     return tuple(override) if override else CLOSING_PHRASES
 
@@ -163,20 +168,22 @@ def _check_version(version_id: int | None, kind: str) -> ModelVersion | None:
     return version
 
 
-def backend_for(*, kind: str, version: ModelVersion | None) -> GenerationBackend:
-    """The backend of a version, or the default of ``kind`` (``generation_backend_config``), or — when nothing
-    is configured — a retrieval partner built in memory from the High-scored sessions."""
+def backend_for(*, kind: str, version: ModelVersion | None, language: str = "ja") -> GenerationBackend:
+    """The backend of a version, or the default of ``kind`` in ``language`` (``generation_backend_config``),
+    or — when nothing is configured — a retrieval partner built in memory from the High-scored sessions (in
+    another language: their translations)."""
     if version is not None:
         return cached_backend(version.backend_config())
     try:
-        return cached_backend(generation_backend_config(kind=kind))
+        return cached_backend(generation_backend_config(kind=kind, language=language))
     except NoModelError:
         if kind == ModelKind.SCORER:
             raise ArenaError(message=ERR_NO_JUDGE) from None
-    # One in-memory index per role and process, shared with every app that falls back the same way.
+    # One in-memory index per role, language and process, shared with every app that falls back the same way.
+    key = f"retrieval-memory:{kind}" if language == "ja" else f"retrieval-memory:{kind}:{language}"
     return model_cache().get(
-        f"retrieval-memory:{kind}",
-        lambda: get_backend({"backend": "retrieval", "records": retrieval_records(), "role": kind}),
+        key,
+        lambda: get_backend({"backend": "retrieval", "records": retrieval_records(language=language), "role": kind}),
     )
 
 

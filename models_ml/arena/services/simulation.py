@@ -25,10 +25,12 @@ from ..models import (
     SimulationJob,
 )
 from .common import (
+    ERR_CARD_LANGUAGE,
     ERR_JOB_FAILED,
     ERR_MAX_TURNS,
     ERR_NO_CARDS,
     ERR_SESSIONS_PER_CARD,
+    ERR_SIM_LANGUAGE,
     ERR_TURN_FAILED,
     MAX_SESSIONS_PER_CARD,
     MAX_TURNS,
@@ -49,6 +51,7 @@ from .common import (
 )
 
 logger = logging.getLogger(__name__)
+SIM_LANGUAGES = ("ja", "en")
 
 
 # --- simulation --------------------------------------------------------------------------------------
@@ -63,7 +66,12 @@ def simulation_job_create(
     client_version_id: int | None = None,
     counselor_version_id: int | None = None,
     created_by: Any = None,
+    language: str = "ja",
 ) -> SimulationJob:
+    """``language`` "en": English sessions (``Session.language``), English role cards only, English prompts,
+    the English retrieval partners when no model is chosen."""
+    if language not in SIM_LANGUAGES:
+        raise ArenaError(message=ERR_SIM_LANGUAGE % {"language": language})
     if not 1 <= int(sessions_per_card) <= MAX_SESSIONS_PER_CARD:
         raise ArenaError(message=ERR_SESSIONS_PER_CARD % {"max": MAX_SESSIONS_PER_CARD})
     if not 2 <= int(max_turns) <= MAX_TURNS:
@@ -71,6 +79,9 @@ def simulation_job_create(
     cards = list(RoleCard.objects.filter(pk__in=role_card_ids or [], is_active=True).order_by("pk"))
     if not cards:
         raise ArenaError(message=ERR_NO_CARDS)
+    other = [c.name for c in cards if c.language != language]
+    if other:
+        raise ArenaError(message=ERR_CARD_LANGUAGE % {"language": language, "cards": ", ".join(other)})
     client = _check_version(client_version_id, ModelKind.CLIENT)
     counselor = _check_version(counselor_version_id, ModelKind.COUNSELOR)
     job = SimulationJob.objects.create(
@@ -78,6 +89,7 @@ def simulation_job_create(
         counselor_version=counselor,
         sessions_per_card=sessions_per_card,
         max_turns=max_turns,
+        language=language,
         total=len(cards) * sessions_per_card,
         created_by=created_by,
     )
@@ -98,6 +110,7 @@ def _new_sim_session(job: SimulationJob) -> Session:
         source=SessionSource.SIMULATED,
         is_synthetic=True,
         duration_minutes=SIM_SESSION_MINUTES,
+        language=job.language,
     )
 
 
@@ -114,9 +127,10 @@ def _end_session(session: Session, *, status: str, reason: str) -> None:
 def simulate_one(*, job: SimulationJob, item: SimulatedSession) -> None:
     """One whole simulated session; a turn that still fails after the retries fails the session (recorded)."""
     card = item.role_card.to_core()
-    client = backend_for(kind=ModelKind.CLIENT, version=job.client_version)
-    counselor = backend_for(kind=ModelKind.COUNSELOR, version=job.counselor_version)
-    phrases = closing_phrases()
+    language = job.language
+    client = backend_for(kind=ModelKind.CLIENT, version=job.client_version, language=language)
+    counselor = backend_for(kind=ModelKind.COUNSELOR, version=job.counselor_version, language=language)
+    phrases = closing_phrases(language)
     session = _new_sim_session(job)
     item.session, item.status = session, JobStatus.RUNNING
     item.save(update_fields=["session", "status"])
@@ -127,12 +141,14 @@ def simulate_one(*, job: SimulationJob, item: SimulatedSession) -> None:
         try:
             if role == "client":
                 text = with_retries(
-                    lambda: ai_client_reply(client, card, history, **sim.client_params()).text, tries=tries
+                    lambda: ai_client_reply(client, card, history, **sim.client_params(language)).text, tries=tries
                 )
                 closing = None
             else:
                 reply = with_retries(
-                    lambda: ai_counselor_reply(counselor, history, closing_phrases=phrases, **sim.counselor_params()),
+                    lambda: ai_counselor_reply(
+                        counselor, history, closing_phrases=phrases, **sim.counselor_params(language)
+                    ),
                     tries=tries,
                 )
                 text, closing = reply.text, reply.closing_phrase

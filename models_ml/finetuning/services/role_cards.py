@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import transaction
 
+from models_ml.llm.role_cards import CARD_LANGUAGES, RoleCardError, example_role_cards
 from models_ml.llm.role_cards import RoleCard as CoreRoleCard
-from models_ml.llm.role_cards import RoleCardError, example_role_cards
 
 from ..models import (
     RoleCard,
@@ -80,10 +80,12 @@ def role_card_set_active(*, role_card: RoleCard, active: bool) -> RoleCard:
 
 
 @transaction.atomic
-def role_cards_load_examples(*, created_by: Any = None) -> int:
-    """Load the invented example cards shipped with the LLM core; existing names are left alone."""
+def role_cards_load_examples(*, created_by: Any = None, language: str | None = None) -> int:
+    """Load the invented example cards shipped with the LLM core (``language`` None: the Japanese and the
+    English ones; else that language's); existing names are left alone."""
     created = 0
-    for card in example_role_cards().values():
+    languages = CARD_LANGUAGES if language is None else (language,)
+    for card in (c for lang in languages for c in example_role_cards(lang).values()):
         if not RoleCard.objects.filter(name=card.name).exists():
             role_card_create(data=card.to_dict(), created_by=created_by)
             created += 1

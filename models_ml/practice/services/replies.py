@@ -32,10 +32,10 @@ from models_ml.llm.backends import (
 )
 from models_ml.llm.data import ROLE_COUNSELOR
 from models_ml.llm.partners import ai_client_reply, to_chat_messages
-from models_ml.llm.prompts import COUNSELOR_SYSTEM_PROMPT
+from models_ml.llm.prompts import counselor_system_prompt
 from models_ml.llm.role_cards import RoleCard as CoreRoleCard
 from models_ml.llm.role_cards import example_role_cards
-from models_ml.llm.rules import detect_closing
+from models_ml.llm.rules import closing_phrases_for, detect_closing
 from roleplay.models import EndReason, Session, SessionStatus
 from roleplay.notify import session_group, session_notify
 from roleplay.selectors.chat import message_frame
@@ -214,7 +214,9 @@ def _chunks(text: str, size: int = 4) -> Iterator[str]:
 def _role_card(practice: PracticeSession) -> CoreRoleCard:
     if practice.role_card is not None:
         return practice.role_card.to_core()
-    return next(iter(example_role_cards().values()))  # the card was deleted meanwhile
+    # the card was deleted meanwhile: an example card of the session's language
+    language = "ja" if practice.session.language == "ja" else "en"
+    return next(iter(example_role_cards(language).values()))
 
 
 def _generate(practice: PracticeSession, reply_id: str) -> tuple[str, bool]:
@@ -227,7 +229,9 @@ def _generate(practice: PracticeSession, reply_id: str) -> tuple[str, bool]:
         refined = ai_client_reply(backend, _role_card(practice), history)
         text, closing, stream = refined.text.strip(), False, _chunks(refined.text.strip())
     else:
-        messages = to_chat_messages(history, ai_role=ROLE_COUNSELOR, system_prompt=COUNSELOR_SYSTEM_PROMPT)
+        # The session's language: an English session prompts hf / openai partners in English.
+        prompt = counselor_system_prompt(practice.session.language)
+        messages = to_chat_messages(history, ai_role=ROLE_COUNSELOR, system_prompt=prompt)
         stream, text, closing = backend.stream(messages), None, None
     parts: list[str] = []
     for delta in stream:
@@ -236,7 +240,7 @@ def _generate(practice: PracticeSession, reply_id: str) -> tuple[str, bool]:
             _notify(session_id, {"type": "ai.delta", "reply_id": reply_id, "role": practice.ai_role, "delta": delta})
     if text is None:
         text = "".join(parts).strip()
-        closing = detect_closing(text) is not None
+        closing = detect_closing(text, closing_phrases_for(practice.session.language)) is not None
     return text, bool(closing)
 
 

@@ -51,16 +51,19 @@ def _check_trainee(user) -> None:
         raise PracticeError("forbidden", ERR_NOT_TRAINEE)
 
 
-def _pick_role_card(role_card_id: int | None) -> RoleCard:
+def _pick_role_card(role_card_id: int | None, *, language: str = "ja") -> RoleCard:
+    """The chosen active card, else a random active card written in the session's language (an English
+    session plays an English card: the AI client is prompted in the card's language)."""
     if role_card_id is not None:
         card = RoleCard.objects.filter(pk=role_card_id, is_active=True).first()
         if card is None:
             raise PracticeError("role_card", ERR_ROLE_CARD_UNAVAILABLE)
         return card
-    cards = list(selectors.active_role_cards())
-    if not cards and not RoleCard.objects.exists():
-        role_cards_load_examples()  # first use on a fresh install: the three invented example cards
-        cards = list(selectors.active_role_cards())
+    cards = list(selectors.active_role_cards(language=language))
+    if not cards and not RoleCard.objects.filter(language=language).exists():
+        # first use on a fresh install (or of this language): the three invented example cards
+        role_cards_load_examples(language=language)
+        cards = list(selectors.active_role_cards(language=language))
     if not cards:
         raise PracticeError("role_card", ERR_NO_ROLE_CARDS)
     return random.choice(cards)
@@ -81,8 +84,9 @@ def practice_session_start(
     ``ai_role="counselor"``: the user plays the client; ``model_version_id`` picks an active counselor model
     (None = the default partner). ``ai_role="client"``: the user plays the counselor; ``role_card_id`` picks an
     active role card (None = a random one). The AI counselor greets first; the AI client waits.
-    ``language`` "en": English-mode practice, the partner answers from the English translations (the
-    session records its language)."""
+    ``language`` "en": English-mode practice, the partner answers from the English translations, hf / openai
+    partners are prompted in English and the AI client plays an English card (the session records its
+    language); a chosen role card sets the session's language to its own."""
     _check_trainee(user)
     if ai_role not in AIRole.values:
         raise PracticeError("ai_role", ERR_AI_ROLE)
@@ -95,7 +99,8 @@ def practice_session_start(
             if model_version is None:
                 raise PracticeError("model_version", ERR_MODEL_UNAVAILABLE)
     else:
-        role_card = _pick_role_card(role_card_id)
+        role_card = _pick_role_card(role_card_id, language=language)
+        language = role_card.language  # a chosen card is played in the language it is written in
     if model_version is None and not partner_available(kind=ai_role, language=language):
         raise PracticeError("unavailable", ERR_NO_PARTNER)  # refused before anything is created
     bot = partner_bot_get_or_create(ai_role=ai_role, model_version=model_version, role_card=role_card)

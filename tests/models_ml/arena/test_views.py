@@ -187,3 +187,14 @@ def test_simulation_page_points_to_the_role_card_library_when_there_is_none(clie
     client.force_login(staff_user)
     page = client.get(reverse("arena:simulations")).content.decode()
     assert reverse("partners:role_cards") in page
+
+
+def test_simulation_form_refuses_a_japanese_card_for_an_english_simulation(client, staff_user, role_card):
+    from models_ml.arena.services.common import ERR_CARD_LANGUAGE
+
+    client.force_login(staff_user)
+    post = {"role_cards": [role_card.pk], "sessions_per_card": 1, "max_turns": 10, "language": "en"}
+    response = client.post(reverse("arena:simulations"), post)
+    assert response.status_code == 200 and not SimulationJob.objects.exists()
+    expected = str(ERR_CARD_LANGUAGE % {"language": "en", "cards": role_card.name})
+    assert expected in response.context["form"].non_field_errors()

@@ -82,9 +82,13 @@ def test_load_example_role_cards_command_is_idempotent(db, capsys):
     call_command("load_example_role_cards")
     call_command("load_example_role_cards")
     names = set(RoleCard.objects.values_list("name", flat=True))
-    assert names == {c.name for c in example_role_cards().values()} and len(names) == 3
+    examples = [*example_role_cards().values(), *example_role_cards("en").values()]  # Japanese and English
+    assert names == {c.name for c in examples} and len(names) == 6
+    assert set(RoleCard.objects.filter(language="en").values_list("name", flat=True)) == {
+        c.name for c in example_role_cards("en").values()
+    }
     out = capsys.readouterr().out
-    assert "3 example" in out and "0 example" in out
+    assert "6 example" in out and "0 example" in out
 
 
 def test_the_role_card_element_list_is_defined_once_and_everything_follows_it():
@@ -98,8 +102,10 @@ def test_the_role_card_element_list_is_defined_once_and_everything_follows_it():
     from .conftest import CARD_FIELDS as EXAMPLE
 
     assert len(CARD_FIELDS) == 9 and set(TEXT_FIELDS) < set(CARD_FIELDS)
-    assert tuple(f.name for f in dataclasses.fields(CoreRoleCard) if f.name != "name") == CARD_FIELDS
-    assert all(RoleCardModel._meta.get_field(field) for field in CARD_FIELDS)
+    # besides the nine elements a card has two labels: its name and the language it is written in (issue 20)
+    metadata = ("name", "language")
+    assert tuple(f.name for f in dataclasses.fields(CoreRoleCard) if f.name not in metadata) == CARD_FIELDS
+    assert all(RoleCardModel._meta.get_field(field) for field in (*CARD_FIELDS, *metadata))
     assert set(EXAMPLE) == set(CARD_FIELDS)
     form_fields = set(RoleCardForm.base_fields)
-    assert set(CARD_FIELDS) - {"big_five"} <= form_fields
+    assert set(CARD_FIELDS) - {"big_five"} <= form_fields and "language" in form_fields

@@ -315,8 +315,8 @@ def test_role_card_library_loads_the_examples(client, staff_user):
     client.force_login(staff_user)
     client.post(reverse("partners:role_cards_load_examples"))
     html = client.get(reverse("partners:role_cards")).content.decode()
-    assert RoleCard.objects.count() == 3
-    assert "残業続きの会社員" in html
+    assert RoleCard.objects.count() == 6  # three Japanese, three English
+    assert "残業続きの会社員" in html and "Office worker on constant overtime" in html
 
 
 def test_jobs_list_counts_jobs_per_status_under_translated_labels(client, staff_user):
@@ -342,3 +342,15 @@ def test_models_page_shows_a_settings_endpoint_only_when_it_is_complete(client, 
     assert [cfg for _, cfg in response.context["configured"]] == [complete, None, None]  # counselor, client, scorer
     html = response.content.decode()
     assert "kokoro-8b http://127.0.0.1:8011/v1" in html and html.count("未設定") == 2
+
+
+def test_role_card_form_writes_an_english_card(client, staff_user):
+    client.force_login(staff_user)
+    post = _card_post(name="A new card", language="en", occupation="Nursery teacher")
+    assert client.post(reverse("partners:role_card_create"), post).status_code == 302
+    card = RoleCard.objects.get()
+    assert card.language == "en" and card.to_core().language == "en"
+    edit = client.get(reverse("partners:role_card_edit", args=[card.pk]))
+    assert edit.context["form"].initial["language"] == "en"
+    page = client.get(reverse("partners:role_cards")).content.decode()
+    assert 'lang="en"' in page
