@@ -25,6 +25,6 @@ application = ProtocolTypeRouter(
 
 # First start with the published data at KOKOROCHAT_DIR: queue its import, the scorer and the retrieval
 # indexes as background jobs (embedded mode: threads of this process); the server answers meanwhile.
-from models_ml.bootstrap.services import bootstrap_on_start  # noqa: E402
+from models_ml.bootstrap.services import bootstrap_on_server_start  # noqa: E402
 
-bootstrap_on_start()
+bootstrap_on_server_start()

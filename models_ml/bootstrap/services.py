@@ -344,9 +344,32 @@ def bootstrap_on_start() -> SetupRun | None:
         return None
 
 
+def bootstrap_on_server_start() -> SetupRun | None:
+    """``bootstrap_on_start`` for ``kokoro_site/asgi.py``: uvicorn (``--workers N``) imports the application
+    inside its running event loop, where Django refuses database queries (SynchronousOnlyOperation), so the
+    check runs on a short-lived thread of its own, which closes its connection when done."""
+    import threading
+
+    from django.db import connections
+
+    result: list[SetupRun | None] = [None]
+
+    def run() -> None:
+        try:
+            result[0] = bootstrap_on_start()
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=run, name="kokoro-bootstrap-check", daemon=True)
+    worker.start()
+    worker.join()
+    return result[0]
+
+
 __all__ = [
     "STEPS",
     "ImportJobError",
+    "bootstrap_on_server_start",
     "bootstrap_on_start",
     "dataset_available",
     "dataset_dir",

@@ -225,3 +225,22 @@ def test_an_arena_judge_job_cancelled_from_its_page_stops_after_the_current_pair
     assert client.post(cancel).status_code == 302  # a second click: "already ended", nothing changes
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_server_start_check_works_inside_a_running_event_loop(folder, monkeypatch):
+    """uvicorn --workers imports kokoro_site.asgi inside its event loop: the start check must not query there."""
+    import asyncio
+
+    from django.core.exceptions import SynchronousOnlyOperation
+
+    started = []
+    monkeypatch.setattr(services, "setup_start", lambda retry=False: started.append(retry) or "queued")
+
+    async def in_loop(check):
+        return check()
+
+    with pytest.raises(SynchronousOnlyOperation):  # what asgi.py did before: the bug this guards against
+        asyncio.run(in_loop(services.bootstrap_on_start))
+    assert asyncio.run(in_loop(services.bootstrap_on_server_start)) == "queued"
+    assert started == [False]
