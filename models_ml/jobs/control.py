@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kokoro_site.errors import ServiceError
 
+from .live import job_notify
 from .models import ACTIVE_STATUSES, Job, JobLogEntry, JobStatus
 from .services import job_types
 
@@ -63,6 +64,7 @@ def job_cancel(*, model: type[Job], job_id: int, user: Any = None) -> Job:
         job.cancel_requested = True
     job.save()
     job_log(model=model, job_id=job.pk, line=MSG_CANCELLED % {"user": getattr(user, "username", "") or "system"})
+    job_notify(model=model, job_id=job.pk)  # like every other state write: the pages showing it follow at once
     return job
 
 

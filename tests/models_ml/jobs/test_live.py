@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from models_ml.finetuning.models import LIVE_LOSS_POINTS, FineTuneJob
 from models_ml.jobs.consumers import CLOSE_ANONYMOUS, CLOSE_FORBIDDEN
+from models_ml.jobs.control import job_cancel
 from models_ml.jobs.live import job_snapshot, parse_ref
 from models_ml.jobs.models import JobStatus
 from models_ml.jobs.services import job_claim, job_fail, job_finish, job_progress, jobs_reap_stale
@@ -130,6 +131,17 @@ async def test_fail_and_reap_are_pushed_and_a_rolled_back_change_is_not():
     assert await reap() == 1
     frame = await comm.receive_json_from(TIMEOUT)
     assert frame["job"] == f"finetune:{reaped.pk}" and frame["error_code"] == "worker_lost"
+    await comm.disconnect()
+
+
+async def test_a_cancel_from_a_job_card_is_pushed():
+    staff = await make_user(is_staff=True)
+    job = await make_job()
+    comm = await _subscribed(staff, f"finetune:{job.pk}")
+    await comm.receive_json_from(TIMEOUT)  # the snapshot on subscribing
+    await sync_to_async(job_cancel)(model=FineTuneJob, job_id=job.pk, user=staff)
+    frame = await comm.receive_json_from(TIMEOUT)
+    assert (frame["status"], frame["terminal"]) == ("cancelled", True)
     await comm.disconnect()
 
 
