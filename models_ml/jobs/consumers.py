@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
 
+from roleplay.db_hop import db_hop
 from roleplay.socket_auth import CLOSE_LOGIN_ENDED, LoginBoundSocket
 
 from .live import job_group, job_snapshot, parse_ref
@@ -30,7 +30,7 @@ MAX_FRAMES = 60  # frames a page may send per FRAME_WINDOW_S
 FRAME_WINDOW_S = 10.0
 
 
-@database_sync_to_async
+@db_hop  # the sockets' one way to the database (bounded pool, connections closed in the hop)
 def _snapshot(key: str, job_id: int, user_id: int) -> tuple[bool, dict | None]:
     """(the user is still active staff, the job's frame or None)."""
     staff = get_user_model().objects.filter(pk=user_id, is_active=True, is_staff=True).exists()
