@@ -1,7 +1,7 @@
 """Realtime chat socket: ``ws/sessions/<id>/``. Frames are documented in docs/protocol.md.
 
 Thin: every decision and every write is in ``roleplay.services``; reads are in
-``roleplay.selectors``. ORM work runs in small ``database_sync_to_async`` helpers.
+``roleplay.selectors``. ORM work runs in the small ``roleplay.socket_db`` helpers (one ``db_hop`` per frame).
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from roleplay.db_hop import db_hop
 from roleplay.notify import user_group
 from roleplay.selectors.notifications import unread_count
 
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 CLOSE_ANONYMOUS = 4401
 
 
-@database_sync_to_async
+@db_hop
 def _unread(user) -> int:
     return unread_count(user=user)
 
