@@ -143,6 +143,7 @@ class LoginCheck:
     extended: datetime
 
 
+@lru_cache(maxsize=1)  # built once per process (the table names are known only once apps are ready)
 def _fast_sql() -> str:
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.models import Session as LoginSession
@@ -173,9 +174,6 @@ INSERT INTO {Message._meta.db_table} (session_id, seq, role, sender_id, text, cr
 SELECT id, last_seq, role, %(uid)s, %(text)s, %(now)s, %(cid)s FROM numbered
 RETURNING id, seq, role, (SELECT source FROM numbered)
 """
-
-
-_FAST_SQL: list[str] = []
 
 
 def message_create_fast(
@@ -213,11 +211,9 @@ def message_create_fast(
         "counselor": Role.COUNSELOR,
         "client": Role.CLIENT,
     }
-    if not _FAST_SQL:
-        _FAST_SQL.append(_fast_sql())
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_FAST_SQL[0], params)
+            cursor.execute(_fast_sql(), params)
             row = cursor.fetchone()
     except IntegrityError:  # the same id stored meanwhile by another socket: the full path says so
         row = None
