@@ -91,30 +91,40 @@ torch.version.cuda, 'transformers', transformers.__version__, 'peft', peft.__ver
     done
 }
 
+# One generation run: gen OUT_NAME [gpu_generate.py options]; the adapter runs need one from a train step.
+gen() {
+    local name=$1
+    shift
+    $PY bench/gpu_generate.py $size --new-tokens "$new_tokens" --runs "$runs" "$@" --out "$out/$name.json" 2>&1 |
+        tail -n 30
+}
+
+with_adapter() {
+    if [ -f "$adapter/adapter_config.json" ]; then
+        gen "$@" --adapter "$adapter"
+    else
+        echo "no adapter at $adapter: run a train step first on this machine"
+    fi
+}
+
+train_run() {
+    local name=$1
+    shift
+    $PY bench/gpu_qlora_train.py $size --steps "$train_steps" --records 80 --save-adapter "$adapter" "$@" \
+        --out "$out/$name.json" 2>&1 | tail -n 40
+}
+
 one_step() {
     case $1 in
-    train)
-        $PY bench/gpu_qlora_train.py $size --steps "$train_steps" --records 80 --save-adapter "$adapter" \
-            --out "$out/qlora_train.json" 2>&1 | tail -n 40 ;;
-    generate-adapter)
-        if [ -f "$adapter/adapter_config.json" ]; then
-            $PY bench/gpu_generate.py $size --new-tokens "$new_tokens" --runs "$runs" --concurrency "$conc" --adapter "$adapter" \
-                --out "$out/hf_generate_adapter.json" 2>&1 | tail -n 30
-        else
-            echo "no adapter at $adapter: run the train step first on this machine"
-        fi ;;
-    generate)
-        $PY bench/gpu_generate.py $size --new-tokens "$new_tokens" --runs "$runs" --concurrency "$conc" \
-            --out "$out/hf_generate.json" 2>&1 | tail -n 30 ;;
-    train-nockpt) # the same run without gradient checkpointing (memory is ample on an 80-141 GB card)
-        $PY bench/gpu_qlora_train.py $size --steps "$train_steps" --records 80 --no-gradient-checkpointing \
-            --profile-steps 0 --save-adapter "$adapter" --out "$out/qlora_train_nockpt.json" 2>&1 | tail -n 30 ;;
-    generate-merged) # serving path that can reach the targets: bf16 base, adapter folded in, compiled decode
-        $PY bench/gpu_generate.py $size --new-tokens "$new_tokens" --runs "$runs" --concurrency 1 --adapter "$adapter" \
-            --bf16 --merge --static-cache --out "$out/hf_generate_merged.json" 2>&1 | tail -n 30 ;;
-    generate-static) # the shipped NF4 + adapter path with only a static cache (compiled decode) added
-        $PY bench/gpu_generate.py $size --new-tokens "$new_tokens" --runs "$runs" --concurrency 1 --adapter "$adapter" \
-            --static-cache --out "$out/hf_generate_static.json" 2>&1 | tail -n 30 ;;
+    train) train_run qlora_train ;;
+    # the same run without gradient checkpointing (memory is ample on an 80-141 GB card)
+    train-nockpt) train_run qlora_train_nockpt --no-gradient-checkpointing --profile-steps 0 ;;
+    generate-adapter) with_adapter hf_generate_adapter --concurrency "$conc" ;;
+    generate) gen hf_generate --concurrency "$conc" ;;
+    # serving path that can reach the targets: bf16 base, adapter folded in, compiled decode
+    generate-merged) with_adapter hf_generate_merged --concurrency 1 --bf16 --merge --static-cache ;;
+    # the shipped NF4 + adapter path with only a static cache (compiled decode) added
+    generate-static) with_adapter hf_generate_static --concurrency 1 --static-cache ;;
     vllm) vllm_step "$out" "$model_dir" "$new_tokens" "$runs" ;;
     *) echo "unknown step $1 (steps: $STEPS_ALL)" && return 2 ;;
     esac
