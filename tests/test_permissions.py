@@ -218,8 +218,8 @@ MATRIX = [
     ("models_ml:scorer_train", None, POST, None, (LOGIN, 403, 403, 403, 302)),
     ("models_ml:scorer_activate", lambda w: [999999], POST, None, STAFF_404),
     # the card and the cancel button of any job: staff only
-    ("jobs:card", lambda w: ["bootstrap.setuprun", 999999], GET, None, STAFF_404),
-    ("jobs:cancel", lambda w: ["bootstrap.setuprun", 999999], POST, None, STAFF_404),
+    ("jobs:card", lambda w: ["setup_run", 999999], GET, None, STAFF_404),
+    ("jobs:cancel", lambda w: ["setup_run", 999999], POST, None, STAFF_404),
     # first-run set-up and dataset imports from the site: staff only
     ("bootstrap:setup", None, GET, None, STAFF_ONLY),
     ("bootstrap:status", None, GET, None, STAFF_ONLY),

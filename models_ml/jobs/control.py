@@ -16,7 +16,7 @@ from kokoro_site.errors import ServiceError
 
 from .live import job_notify
 from .models import ACTIVE_STATUSES, Job, JobLogEntry, JobStatus
-from .services import job_types
+from .services import job_type_of, job_types
 
 LOG_LINES_SHOWN = 50
 ERR_NOT_ACTIVE = _("This job has already ended.")
@@ -29,7 +29,12 @@ class JobControlError(ServiceError):
 
 
 def job_type_key(model: type[Job]) -> str:
-    return model._meta.label_lower
+    """The job type's registered key (``finetune``, ``arena_judge``...): the one name of a job type in
+    URLs (``jobs:card``), log rows and live pushes (``models_ml.jobs.live.job_ref``)."""
+    job_type = job_type_of(model)
+    if job_type is None:
+        raise LookupError(f"{model._meta.label} is not a registered job type (jobs.services.job_type_register)")
+    return job_type.key
 
 
 def job_log(*, model: type[Job], job_id: int, line: str) -> None:
@@ -44,11 +49,11 @@ def job_log_lines(*, job: Job, limit: int = LOG_LINES_SHOWN) -> list[JobLogEntry
 
 
 def job_model_for(key: str) -> type[Job]:
-    """The registered job model whose ``app_label.modelname`` is ``key``."""
-    for job_type in job_types().values():
-        if job_type_key(job_type.model) == key:
-            return job_type.model
-    raise JobControlError("unknown", ERR_UNKNOWN_JOB)
+    """The model of the job type registered as ``key``."""
+    job_type = job_types().get(key)
+    if job_type is None:
+        raise JobControlError("unknown", ERR_UNKNOWN_JOB)
+    return job_type.model
 
 
 @transaction.atomic

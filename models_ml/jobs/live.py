@@ -41,6 +41,7 @@ def job_ref(job: Job) -> str:
 
 
 def _key_of(model: type[Job]) -> str:
+    """The registered key (as ``control.job_type_key``), "" for an unregistered model: a push never raises."""
     from .services import job_type_of
 
     job_type = job_type_of(model)

@@ -67,7 +67,7 @@ def test_first_start_sets_up_in_the_background_and_the_waiting_prediction_appear
         admin.wait_for_selector('#setup-status[data-run-status="succeeded"]', timeout=180_000)
         bars = admin.locator(".setup-steps .job-progress-bar")
         assert [bars.nth(i).get_attribute("aria-valuenow") for i in range(4)] == ["100"] * 4
-        assert "Set-up finished" in admin.text_content(f"#job-bootstrapsetuprun-{run.pk} .job-log")
+        assert "Set-up finished" in admin.text_content(f"#job-setup_run-{run.pk} .job-log")
 
         page.wait_for_selector('#ml-prediction-body[data-status="done"]', timeout=60_000)
         stored = Prediction.objects.get(session=session)
@@ -99,9 +99,9 @@ def test_staff_build_an_index_and_its_progress_bar_reaches_100(asgi_live_server,
         answered = time.monotonic() - started
         assert answered < 2.0, answered  # the POST queues a job and answers at once (+ the redirected page)
         job = RetrievalIndexJob.objects.get()
-        card = page.locator(f"#job-partnersretrievalindexjob-{job.pk}")
+        card = page.locator(f"#job-retrieval_index-{job.pk}")
         card.wait_for()
-        page.wait_for_selector(f'#job-partnersretrievalindexjob-{job.pk}[data-status="succeeded"]', timeout=120_000)
+        page.wait_for_selector(f'#job-retrieval_index-{job.pk}[data-status="succeeded"]', timeout=120_000)
         assert card.locator(".job-progress-bar").get_attribute("aria-valuenow") == "100"
         assert "100 %" in card.inner_text()
         job.refresh_from_db()

@@ -214,7 +214,7 @@ def test_an_arena_judge_job_cancelled_from_its_page_stops_after_the_current_pair
     staff = UserFactory(is_staff=True)
     client.force_login(staff)
     page = client.get(reverse("arena:job_progress", args=["judge", job.pk])).content.decode()
-    cancel = reverse("jobs:cancel", args=["arena.judgejob", job.pk])
+    cancel = reverse("jobs:cancel", args=["arena_judge", job.pk])
     assert cancel in page
     job_claim(model=JudgeJob, job_id=job.pk)
     response = client.post(cancel, {"next": reverse("arena:job_detail", args=["judge", job.pk])})

@@ -84,3 +84,27 @@ def test_the_models_and_the_migrations_agree():
     out = StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
     assert "No changes detected" in out.getvalue()
+
+
+def test_the_log_key_migration_maps_every_registered_job_type():
+    from importlib import import_module
+
+    from models_ml.jobs.services import job_types
+
+    keys = import_module("models_ml.jobs.migrations.0002_log_job_type_registered_key").KEYS
+    assert {t.model._meta.label_lower: k for k, t in job_types().items()} == keys
+
+
+@pytest.mark.django_db(transaction=True)
+def test_old_log_rows_keep_their_job_after_the_key_migration():
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    old = _migrate([("jobs", "0001_initial")])
+    try:
+        Entry = old.get_model("jobs", "JobLogEntry")
+        Entry.objects.create(job_type="partners.finetunejob", job_id=7, line="old line")
+        Entry.objects.create(job_type="bootstrap.setuprun", job_id=8, line="set-up")
+        new = _migrate(latest)
+        rows = set(new.get_model("jobs", "JobLogEntry").objects.values_list("job_type", "job_id", "line"))
+        assert rows == {("finetune", 7, "old line"), ("setup_run", 8, "set-up")}
+    finally:
+        _migrate(latest)
