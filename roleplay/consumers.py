@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from datetime import datetime
 
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from kokoro_site.errors import ERR_SERVER
-from roleplay import socket_db
+from roleplay import loop_store, socket_db
 from roleplay.models import Session, SessionStatus
 from roleplay.notify import session_group
 from roleplay.selectors.chat import OBSERVER, message_frame
@@ -31,7 +33,7 @@ from roleplay.services.chat import (
     ChatError,
 )
 from roleplay.services.sessions import SessionError, session_next_url
-from roleplay.socket_auth import CLOSE_LOGIN_ENDED, LoginBoundSocket, LoginEnded
+from roleplay.socket_auth import CLOSE_LOGIN_ENDED, LoginBoundSocket, LoginEnded, login_fast_check
 from roleplay.socket_throttle import SocketThrottle
 
 logger = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ CLOSE_LAYER_DOWN = 1013
 CLOSE_DB_DOWN = 1013
 OUTBOX_DRAIN_S = 10
 DB_ERRORS = (OperationalError, InterfaceError)
-try:  # the rate limiter's Redis (services mode)
+try:  # the channel layer's Redis (services mode: login groups)
     from redis.exceptions import RedisError
 
     SERVICE_ERRORS: tuple[type[Exception], ...] = (*DB_ERRORS, RedisError)
@@ -75,6 +77,8 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
     role: str | None = None
     group: str = ""
     _timers: list[asyncio.Task]
+    _interest_at: float = float("-inf")
+    _interest_wanted: bool = True
 
     async def dispatch(self, message: dict) -> None:
         """channels' dispatch without its hop to ``close_old_connections`` before every event (a
@@ -133,6 +137,7 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
         if role != OBSERVER:
             try:
                 session = await socket_db.touch(session)
+                await self._interest()  # asked at join, so that messages seldom need to ask
             except DB_ERRORS as exc:
                 logger.warning("session %s: database unavailable on connect (%s)", self.session_id, exc)
                 await self._error("server_error", ERR_SERVER)
@@ -268,21 +273,27 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
         client_msg_id = content.get("client_msg_id")
         if self._login_ended:
             return
-        try:
-            stored, checked = await socket_db.store(
-                self.session_id,
-                self.scope["user"],
-                content.get("text"),
-                client_msg_id,
-                self._login,
-                self._login_password,
-            )
-        except LoginEnded:
-            await self.login_end()
-            return
-        except ChatError as exc:
-            await self._error(exc.code, exc.message, client_msg_id)
-            return
+        stored, info, checked = None, None, (None, None)
+        fast = login_fast_check(self._login, self._login_password) if loop_store.enabled() else None
+        if fast is not None:  # the common case in this event loop, no thread hop (roleplay.loop_store)
+            done = await loop_store.message_store_in_loop(
+                session_id=self.session_id, user_id=self.scope["user"].pk, text=content.get("text"),
+                client_msg_id=client_msg_id, login=fast,
+            )  # fmt: skip
+            if done is not None:
+                stored, info = done
+        if stored is None:
+            try:
+                stored, checked = await socket_db.store(
+                    self.session_id, self.scope["user"], content.get("text"), client_msg_id,
+                    self._login, self._login_password, fast=fast is None,
+                )  # fmt: skip
+            except LoginEnded:
+                await self.login_end()
+                return
+            except ChatError as exc:
+                await self._error(exc.code, exc.message, client_msg_id)
+                return
         self.login_checked(*checked)
         frame = message_frame(stored.message)
         if stored.created:  # stored and committed: now tell everyone else
@@ -297,6 +308,16 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
                 "message": frame,
             }
         )
+        if info is not None and await self._interest():  # message_created, only where a receiver wants it
+            await socket_db.announce(info)
+
+    async def _interest(self) -> bool:
+        """Does a receiver of ``message_created`` want this socket's messages (asked again every
+        KOKORO_CHAT_INTEREST_S seconds and after a ``chat.interest`` event)?"""
+        if time.monotonic() - self._interest_at > settings.KOKORO_CHAT_INTEREST_S:
+            self._interest_wanted = await socket_db.interest(self.session_id, self.role)
+            self._interest_at = time.monotonic()
+        return self._interest_wanted
 
     async def _on_sync(self, content: dict) -> None:
         after = content.get("after", 0)
@@ -365,6 +386,9 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "pong", "server_time": timezone.now().isoformat()})
 
     # --- group events -> this socket -----------------------------------------------------
+    async def chat_interest(self, event: dict) -> None:
+        self._interest_at = float("-inf")  # a receiver's settings for this session changed: ask again
+
     async def chat_message(self, event: dict) -> None:
         # The sending socket already has its message (the ack); other tabs get the copy.
         if event.get("channel") != self.channel_name:

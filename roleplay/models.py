@@ -192,6 +192,8 @@ class Message(models.Model):
                 name="message_unique_sender_client_msg_id",
             ),
         ]
+        # The per-user rate limit counts a sender's messages of the last window (services.chat).
+        indexes = [models.Index(fields=["sender", "created_at"], name="message_sender_time_idx")]
 
     def __str__(self) -> str:
         return f"{self.session_id}#{self.seq} {self.role}"

@@ -27,6 +27,23 @@ def session_notify(*, session_id: int, event: dict, audience: tuple[str, ...] | 
     )
 
 
+def session_interest_changed(*, session_id: int) -> None:
+    """After the current transaction commits, tell the session's chat sockets to ask
+    ``roleplay.signals.message_interest`` again (a receiver's settings for the session changed)."""
+    from django.db import transaction
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(session_group(session_id), {"type": "chat.interest"})
+        except Exception:  # a hint only: the sockets ask again within KOKORO_CHAT_INTEREST_S anyway
+            pass
+
+    transaction.on_commit(send)
+
+
 def user_group(user_id: int) -> str:
     return f"user_{user_id}"
 

@@ -11,8 +11,9 @@ from roleplay.db_hop import db_hop
 from roleplay.models import EndReason, Session, TranscriptReadChannel
 from roleplay.selectors.chat import message_frame, messages_after, session_role_for
 from roleplay.services.audit import transcript_read_log
-from roleplay.services.chat import ChatError, StoredMessage, message_create, message_create_fast
+from roleplay.services.chat import ChatError, StoredMessage, message_announce, message_create, message_create_fast
 from roleplay.services.sessions import session_begin, session_end, session_end_if_overdue
+from roleplay.signals import message_interest
 from roleplay.socket_auth import LoginEnded, login_check_sync, login_fast_check
 
 Login = tuple[int, str | None, str]
@@ -48,13 +49,20 @@ def _login_full(login: Login | None):
 
 @db_hop
 def store(
-    session_id: int, user, text, client_msg_id, login: Login | None = None, password: str | None = None
+    session_id: int,
+    user,
+    text,
+    client_msg_id,
+    login: Login | None = None,
+    password: str | None = None,
+    fast: bool = True,
 ) -> tuple[StoredMessage, tuple]:
     """Store a message: (the stored message, (password, expires) of a full login check or
     (None, None) when the login was checked inside the fast statement). On PostgreSQL sends of
     different sessions are stored in parallel; the session row lock orders the sends of one
-    session. Nothing is stored after the login ended."""
-    fast = login_fast_check(login, password) if login is not None else None
+    session. Nothing is stored after the login ended. ``fast=False``: the caller already tried the
+    fast statement (``roleplay.loop_store``), go straight to the full path."""
+    fast = login_fast_check(login, password) if login is not None and fast else None
     if fast is not None:
         stored = message_create_fast(
             session_id=session_id, user=user, text=text, client_msg_id=client_msg_id, login=fast
@@ -69,6 +77,19 @@ def store(
         if session is not None:  # lazy time-up: end it properly so everyone is sent on
             session_end_if_overdue(session=session)
         raise
+
+
+@db_hop
+def interest(session_id: int, role: str | None) -> bool:
+    """``roleplay.signals.message_interest`` for this session's ``role``."""
+    source = Session.objects.filter(pk=session_id).values_list("source", flat=True).first()
+    return role is not None and message_interest(session_id=session_id, role=role, source=source)
+
+
+@db_hop
+def announce(info: dict) -> None:
+    """``message_created`` for a message stored in the event loop (``roleplay.loop_store``)."""
+    message_announce(info)
 
 
 @db_hop

@@ -1,7 +1,7 @@
 """Per-socket frame limits of the chat socket (docs/protocol.md, "Limits").
 
 Every frame type is limited on each socket, on top of the per-user limit on stored messages
-(``KOKORO_CHAT_RATE_LIMIT``, shared across processes through Redis):
+(``KOKORO_CHAT_RATE_LIMIT``, counted in the database, so shared by every process):
 
 * any frame: ``KOKORO_CHAT_FRAME_LIMIT`` per ``KOKORO_CHAT_RATE_WINDOW_S``; beyond it a
   ``message`` or ``sync`` gets a ``rate_limited`` error and other frames are dropped;

@@ -147,13 +147,13 @@ async def layer():
     from channels import DEFAULT_CHANNEL_LAYER
     from channels.layers import channel_layers, get_channel_layer
 
-    from roleplay.services.chat import chat_rate_reset
+    from roleplay import loop_store
 
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
     channel_layer = get_channel_layer()
     await channel_layer.flush()
-    await sync_to_async(chat_rate_reset)()
     yield channel_layer
+    await sync_to_async(loop_store.close_all)()  # this loop's connections, before the test database goes
     await channel_layer.flush()
     if hasattr(channel_layer, "close_pools"):
         await channel_layer.close_pools()

@@ -342,12 +342,11 @@ async def test_database_lost_mid_session_gives_error_frames_stores_nothing_and_r
     from channels.routing import URLRouter
     from channels.testing import WebsocketCommunicator
 
+    from roleplay import loop_store
     from roleplay.routing import websocket_urlpatterns
-    from roleplay.services.chat import chat_rate_reset
 
     down, up = database_switch
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
-    await sync_to_async(chat_rate_reset)()
     session = await sync_to_async(SessionFactory)()
     comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/sessions/{session.pk}/")
     comm.scope["user"] = session.client
@@ -376,6 +375,7 @@ async def test_database_lost_mid_session_gives_error_frames_stores_nothing_and_r
     if hasattr(layer, "close_pools"):
         await layer.close_pools()
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+    loop_store.close_all()
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert not tracebacks, [r.getMessage() for r in tracebacks]
 

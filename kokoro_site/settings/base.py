@@ -213,6 +213,12 @@ KOKORO_CHAT_RATE_WINDOW_S = env.int("KOKORO_CHAT_RATE_WINDOW_S", default=10)
 # Threads (and so at most this many PostgreSQL connections) per server process for the chat
 # sockets' database work (roleplay/db_hop.py); SQLite uses Django's single thread.
 KOKORO_DB_THREADS = env.int("KOKORO_DB_THREADS", default=8)
+# Async connections per server process (per event loop) for the common chat message, stored in the
+# socket's event loop without a thread hop (roleplay/loop_store.py; PostgreSQL only).
+KOKORO_DB_ASYNC_CONNECTIONS = env.int("KOKORO_DB_ASYNC_CONNECTIONS", default=4)
+# A chat socket asks again this often whether a receiver of message_created (live coaching, AI
+# partners) wants its messages; a settings change tells it at once (roleplay/signals.py).
+KOKORO_CHAT_INTEREST_S = env.float("KOKORO_CHAT_INTEREST_S", default=60.0)
 
 # --- Security and production (issue 14) -------------------------------------------------
 # Per-socket frame limits (roleplay/socket_throttle.py), per KOKORO_CHAT_RATE_WINDOW_S.

@@ -10,7 +10,7 @@ class CoachingConfig(AppConfig):
 
     def ready(self) -> None:
         from models_ml.jobs.services import job_type_register
-        from roleplay.signals import message_created
+        from roleplay.signals import message_created, message_interest_register
 
         from . import panels, receivers, services
         from .models import SuggestionRun
@@ -21,3 +21,4 @@ class CoachingConfig(AppConfig):
 
         panels.register_panels()
         message_created.connect(receivers.on_message_created, dispatch_uid="coaching.on_message_created")
+        message_interest_register(key="coaching", interest=receivers.wants_messages)

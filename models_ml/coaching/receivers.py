@@ -13,3 +13,8 @@ def on_message_created(sender, *, session_id: int, seq: int, role: str, source: 
     if role != Role.COUNSELOR or not selectors.live_enabled(session_id=session_id, source=source):
         return
     transaction.on_commit(lambda: services.live_coaching_queue(session_id=session_id, seq=seq))
+
+
+def wants_messages(*, session_id: int, role: str, source: str | None) -> bool:
+    """``roleplay.signals.message_interest``: the counselor's messages while live coaching is on."""
+    return role == Role.COUNSELOR and selectors.live_enabled(session_id=session_id, source=source)

@@ -17,7 +17,7 @@ from models_ml.jobs.models import JobStatus
 from models_ml.jobs.services import job_claim, job_dispatch, job_fail, job_finish, job_notify, job_progress
 from models_ml.llm.backends.base import GenerationBackend, GenerationError
 from roleplay.models import Message, Role, Session
-from roleplay.notify import session_notify
+from roleplay.notify import session_interest_changed, session_notify
 
 from . import selectors
 from .models import CODE_UNAVAILABLE, CoachingSettings, SuggestionRun
@@ -160,6 +160,7 @@ def coaching_settings_set(*, session: Session, user, enabled: bool) -> CoachingS
     )
     row.enabled, row.updated_by = enabled, user
     row.save(update_fields=["enabled", "updated_by", "updated_at"])
+    session_interest_changed(session_id=session.pk)  # the chat sockets re-ask whether we want the messages
     if enabled:
         session_id, seq = session.pk, session.last_seq
         transaction.on_commit(lambda: live_coaching_queue(session_id=session_id, seq=seq, countdown=0))

@@ -10,7 +10,7 @@ class PracticeConfig(AppConfig):
 
     def ready(self) -> None:
         from models_ml.jobs.services import reaper_register
-        from roleplay.signals import message_created
+        from roleplay.signals import message_created, message_interest_register
 
         from . import panels, receivers, services
 
@@ -19,3 +19,4 @@ class PracticeConfig(AppConfig):
 
         panels.register_panels()
         message_created.connect(receivers.on_message_created, dispatch_uid="practice.on_message_created")
+        message_interest_register(key="practice", interest=receivers.wants_messages)

@@ -14,3 +14,8 @@ def on_message_created(sender, *, session_id: int, seq: int, role: str, source: 
     if practice is None or role == practice.ai_role:
         return
     services.practice_reply_queue(practice=practice, after_seq=seq)
+
+
+def wants_messages(*, session_id: int, role: str, source: str | None) -> bool:
+    """``roleplay.signals.message_interest``: the human's messages in an AI practice session."""
+    return source == SessionSource.AI

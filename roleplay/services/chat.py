@@ -7,11 +7,9 @@ a resend idempotent (the stored original is returned).
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
@@ -92,7 +90,7 @@ def message_create(
         raise ChatError("ended", ERR_ENDED)
     if now < session.starts_at:
         raise ChatError("not_started", ERR_NOT_STARTED)
-    if rate_limit and not chat_rate_allow(user_id=user.pk):
+    if rate_limit and chat_rate_exceeded(user_id=user.pk, now=now):
         raise ChatError("rate_limited", ERR_RATE_LIMITED)
     if session.status == SessionStatus.SCHEDULED:
         session.status = SessionStatus.LIVE
@@ -109,7 +107,7 @@ def message_create(
         "sender_id": user.pk,
         "source": session.source,  # lets receivers skip sessions they do not serve without a query
     }
-    transaction.on_commit(lambda: _announce(info))
+    transaction.on_commit(lambda: message_announce(info))
     return StoredMessage(message, created=True)
 
 
@@ -144,7 +142,7 @@ class LoginCheck:
 
 
 @lru_cache(maxsize=1)  # built once per process (the table names are known only once apps are ready)
-def _fast_sql() -> str:
+def fast_sql() -> str:
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.models import Session as LoginSession
 
@@ -164,6 +162,9 @@ WITH login AS (
     WHERE s.id = %(sid)s AND EXISTS (SELECT 1 FROM login) AND s.status = %(live)s
       AND s.starts_at <= %(now)s AND s.starts_at + make_interval(mins => s.duration_minutes) > %(now)s
       AND (s.counselor_id = %(uid)s OR s.client_id = %(uid)s)
+      AND (SELECT count(*) FROM (
+          SELECT 1 FROM {Message._meta.db_table} r
+          WHERE r.sender_id = %(uid)s AND r.created_at > %(rate_since)s LIMIT %(rate_limit)s) recent) < %(rate_limit)s
       AND (%(cid)s::text IS NULL OR NOT EXISTS (
           SELECT 1 FROM {Message._meta.db_table} m
           WHERE m.session_id = %(sid)s AND m.sender_id = %(uid)s AND m.client_msg_id = %(cid)s))
@@ -176,29 +177,19 @@ RETURNING id, seq, role, (SELECT source FROM numbered)
 """
 
 
-def message_create_fast(
-    *, session_id: int, user, text: object, client_msg_id: object, login: LoginCheck
-) -> StoredMessage | None:
-    """The common case of ``message_create`` as one statement (one round trip, autocommit): the
-    login is still valid, the session is live, the sender takes part, the id is new and the
-    rate limit allows it. The session row's UPDATE takes the same lock and hands out the same
-    next seq; the login's expiry is extended as the full check does. None when any of that does
-    not hold, nothing stored and nothing counted: the caller then takes the full path (the login
-    check and ``message_create``), which gives the exact answer (the login ended, a duplicate,
-    an error code, the start of a scheduled session)."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return None
+def fast_params(
+    *, session_id: int, user_id: int, text: object, client_msg_id: object, login: LoginCheck
+) -> dict | None:
+    """The parameters of the fast statement (``fast_sql``), or None when the frame is not the common
+    case (a text or id the full path refuses with its exact error)."""
     try:
         client_msg_id = _client_msg_id_clean(client_msg_id)
         text = message_text_clean(text)
     except ChatError:
         return None
-    token = chat_rate_take(user_id=user.pk)
-    if token is None:
-        return None
     now = timezone.now()
-    params = {
-        "uid": user.pk,
+    return {
+        "uid": user_id,
         "password": login.password,
         "key": login.session_key,
         "extend_before": login.extend_before,
@@ -210,26 +201,50 @@ def message_create_fast(
         "text": text,
         "counselor": Role.COUNSELOR,
         "client": Role.CLIENT,
+        "rate_since": now - timedelta(seconds=settings.KOKORO_CHAT_RATE_WINDOW_S),
+        "rate_limit": max(0, int(settings.KOKORO_CHAT_RATE_LIMIT)),
     }
+
+
+def fast_stored(params: dict, row: tuple) -> tuple[StoredMessage, dict]:
+    """The stored message and the ``message_created`` info of the fast statement's row."""
+    message_id, seq, role, source = row
+    message = Message(
+        id=message_id, session_id=params["sid"], seq=seq, role=role, sender_id=params["uid"],
+        text=params["text"], created_at=params["now"], client_msg_id=params["cid"],
+    )  # fmt: skip
+    info = {"session_id": params["sid"], "message_id": message_id, "seq": seq, "role": role,
+            "sender_id": params["uid"], "source": source}  # fmt: skip
+    return StoredMessage(message, created=True), info
+
+
+def message_create_fast(
+    *, session_id: int, user, text: object, client_msg_id: object, login: LoginCheck
+) -> StoredMessage | None:
+    """The common case of ``message_create`` as one statement (one round trip, autocommit): the
+    login is still valid, the session is live, the sender takes part, the id is new and the
+    rate limit allows it. The session row's UPDATE takes the same lock and hands out the same
+    next seq; the login's expiry is extended as the full check does. None when any of that does
+    not hold, nothing stored: the caller then takes the full path (the login check and
+    ``message_create``), which gives the exact answer (the login ended, a duplicate, an error
+    code, the start of a scheduled session, over the rate limit). The chat socket runs the same
+    statement in its event loop (``roleplay.loop_store``); this is the database-thread version."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return None
+    params = fast_params(session_id=session_id, user_id=user.pk, text=text, client_msg_id=client_msg_id, login=login)
+    if params is None:
+        return None
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_fast_sql(), params)
+            cursor.execute(fast_sql(), params)
             row = cursor.fetchone()
     except IntegrityError:  # the same id stored meanwhile by another socket: the full path says so
         row = None
     if row is None:
-        chat_rate_give_back(user_id=user.pk, token=token)
         return None
-    message_id, seq, role, source = row
-    message = Message(
-        id=message_id, session_id=session_id, seq=seq, role=role, sender_id=user.pk,
-        text=text, created_at=now, client_msg_id=client_msg_id,
-    )  # fmt: skip
-    _announce(
-        {"session_id": session_id, "message_id": message_id, "seq": seq, "role": role, "sender_id": user.pk,
-         "source": source}
-    )  # fmt: skip
-    return StoredMessage(message, created=True)
+    stored, info = fast_stored(params, row)
+    message_announce(info)
+    return stored
 
 
 @transaction.atomic
@@ -252,7 +267,8 @@ def messages_record(*, session_id: int, turns: Sequence[tuple[str, str, datetime
     return stored
 
 
-def _announce(info: dict) -> None:
+def message_announce(info: dict) -> None:
+    """Send ``message_created`` for a stored message (after its commit)."""
     # A failing receiver must not turn a stored message into a "not saved" error for its sender.
     for receiver, result in message_created.send_robust(sender=Message, **info):
         if isinstance(result, Exception):
@@ -260,82 +276,15 @@ def _announce(info: dict) -> None:
 
 
 # --- Per-user rate limit (sliding window) -------------------------------------------------
-# Services mode: a Redis sorted set per user, shared by every server process.
-# Embedded mode: an in-process window (one server process).
-
-_local_lock = threading.Lock()
-_local_windows: dict[int, list[float]] = {}
+# Counted in the database: the messages the user stored in the last KOKORO_CHAT_RATE_WINDOW_S
+# (index message_sender_time_idx), the same count in every server process and in embedded mode.
+# The fast statement counts the same rows (``rate_since``/``rate_limit`` of ``fast_params``).
 
 
-def _rate_prefix() -> str:
-    config = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
-    return f"{config.get('prefix', 'kokoro')}:chat-rate:"
-
-
-@lru_cache(maxsize=4)
-def _redis_client(url: str):
-    import redis
-
-    return redis.Redis.from_url(url)
-
-
-# One round trip: drop the old stamps, refuse when full (not counted), else count this one.
-_RATE_SCRIPT = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, tonumber(ARGV[1]) - tonumber(ARGV[2]))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-return 1
-"""
-
-
-@lru_cache(maxsize=4)
-def _rate_script(url: str):
-    return _redis_client(url).register_script(_RATE_SCRIPT)
-
-
-def chat_rate_take(*, user_id: int) -> str | None:
-    """Count one message for ``user_id``: a token for ``chat_rate_give_back``, or None (and not
-    counted) when over the limit."""
+def chat_rate_exceeded(*, user_id: int, now: datetime | None = None) -> bool:
+    """True when ``user_id`` already stored ``KOKORO_CHAT_RATE_LIMIT`` messages in the window."""
+    now = now or timezone.now()
     limit = settings.KOKORO_CHAT_RATE_LIMIT
-    window = settings.KOKORO_CHAT_RATE_WINDOW_S
-    now = time.time()
-    if settings.REDIS_URL:
-        member = f"{now:.6f}-{threading.get_ident()}-{time.monotonic_ns()}"
-        key = f"{_rate_prefix()}{user_id}"
-        allowed = _rate_script(settings.REDIS_URL)(keys=[key], args=[f"{now:.6f}", window, limit, member, window + 1])
-        return member if allowed else None
-    with _local_lock:
-        stamps = [t for t in _local_windows.get(user_id, []) if t > now - window]
-        _local_windows[user_id] = stamps
-        if len(stamps) >= limit:
-            return None
-        stamps.append(now)
-        return repr(now)
-
-
-def chat_rate_give_back(*, user_id: int, token: str) -> None:
-    """Un-count a message counted by ``chat_rate_take`` that was not stored after all."""
-    if settings.REDIS_URL:
-        _redis_client(settings.REDIS_URL).zrem(f"{_rate_prefix()}{user_id}", token)
-        return
-    with _local_lock:
-        stamps = _local_windows.get(user_id, [])
-        if float(token) in stamps:
-            stamps.remove(float(token))
-
-
-def chat_rate_allow(*, user_id: int) -> bool:
-    """Count one message for ``user_id``; False (and not counted) when over the limit."""
-    return chat_rate_take(user_id=user_id) is not None
-
-
-def chat_rate_reset() -> None:
-    """Forget every rate window (tests, and after changing the limits)."""
-    if settings.REDIS_URL:
-        client = _redis_client(settings.REDIS_URL)
-        keys = list(client.scan_iter(match=f"{_rate_prefix()}*", count=500))
-        if keys:
-            client.delete(*keys)
-    with _local_lock:
-        _local_windows.clear()
+    since = now - timedelta(seconds=settings.KOKORO_CHAT_RATE_WINDOW_S)
+    recent = Message.objects.filter(sender_id=user_id, created_at__gt=since).values_list("pk", flat=True)[:limit]
+    return limit <= 0 or len(recent) >= limit

@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from roleplay.models import Message, Session, SessionStatus
-from roleplay.services.chat import ChatError, chat_rate_reset, message_create, message_create_fast
+from roleplay.services.chat import ChatError, message_create, message_create_fast
 from roleplay.socket_auth import login_fast_check, socket_login
 from tests.factories import SessionFactory
 
@@ -25,9 +25,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture(autouse=True)
 def _postgres(postgres_required):
-    chat_rate_reset()
-    yield
-    chat_rate_reset()
+    return
 
 
 def _login(user) -> tuple[tuple, str]:

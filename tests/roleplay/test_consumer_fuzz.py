@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 
 from roleplay.models import Message, Session
 from roleplay.routing import websocket_urlpatterns
-from roleplay.services.chat import chat_rate_reset
 from tests.factories import SessionFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
@@ -127,7 +126,6 @@ def test_arbitrary_frames_get_a_reply_or_are_processed_and_nothing_is_half_saved
     async def open_socket() -> WebsocketCommunicator:
         channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
         await get_channel_layer().flush()
-        await sync_to_async(chat_rate_reset)()
         comm = WebsocketCommunicator(APP, f"/ws/sessions/{session.pk}/")
         comm.scope["user"] = session.client
         connected, code = await comm.connect(timeout=TIMEOUT)

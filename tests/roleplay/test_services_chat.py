@@ -15,18 +15,10 @@ from roleplay.services.chat import (
     ERR_RATE_LIMITED,
     ERR_READ_ONLY,
     ChatError,
-    chat_rate_allow,
-    chat_rate_reset,
+    chat_rate_exceeded,
     message_create,
 )
 from tests.factories import SessionFactory, UserFactory
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_windows():
-    chat_rate_reset()
-    yield
-    chat_rate_reset()
 
 
 def _refused(session, user, text, code, error, client_msg_id=None):
@@ -134,15 +126,19 @@ def test_rate_limit_refuses_over_the_limit_per_user(settings):
     assert message_create(session_id=session.pk, user=session.counselor, text="私は大丈夫").created
 
 
-def test_rate_window_slides(settings):
+@pytest.mark.django_db
+def test_the_rate_window_slides_over_the_stored_messages(settings):
     settings.KOKORO_CHAT_RATE_LIMIT = 1
-    settings.KOKORO_CHAT_RATE_WINDOW_S = 1
-    assert chat_rate_allow(user_id=424242)
-    assert not chat_rate_allow(user_id=424242)
-    import time
-
-    time.sleep(1.1)
-    assert chat_rate_allow(user_id=424242)
+    settings.KOKORO_CHAT_RATE_WINDOW_S = 60
+    session = SessionFactory()
+    stored = message_create(session_id=session.pk, user=session.client, text="一つ目").message
+    assert chat_rate_exceeded(user_id=session.client_id)
+    with pytest.raises(ChatError):
+        message_create(session_id=session.pk, user=session.client, text="二つ目")
+    # A minute later the first one has left the window (counted by created_at in the database).
+    Message.objects.filter(pk=stored.pk).update(created_at=timezone.now() - timedelta(seconds=61))
+    assert not chat_rate_exceeded(user_id=session.client_id)
+    assert message_create(session_id=session.pk, user=session.client, text="二つ目").created
 
 
 @pytest.mark.postgres

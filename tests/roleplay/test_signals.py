@@ -3,7 +3,7 @@
 import pytest
 
 from roleplay.models import Role, SessionSource
-from roleplay.services.chat import _announce
+from roleplay.services.chat import message_announce
 from tests.factories import SessionFactory
 
 
@@ -22,11 +22,11 @@ def _info(session, role: str) -> dict:
 def test_a_client_message_in_a_human_role_play_costs_no_receiver_query(django_assert_num_queries):
     session = SessionFactory(source=SessionSource.LIVE)
     with django_assert_num_queries(0):
-        _announce(_info(session, Role.CLIENT))
+        message_announce(_info(session, Role.CLIENT))
 
 
 @pytest.mark.django_db
 def test_a_counselor_message_in_a_human_role_play_only_reads_the_coaching_switch(django_assert_num_queries):
     session = SessionFactory(source=SessionSource.LIVE)
     with django_assert_num_queries(1):
-        _announce(_info(session, Role.COUNSELOR))
+        message_announce(_info(session, Role.COUNSELOR))

@@ -1,0 +1,118 @@
+"""The common case of storing a chat message, in the socket's event loop (issue 19).
+
+``message_store_in_loop`` runs ``message_create_fast``'s one statement (login still valid, session
+live, sender a participant, id new, under the rate limit: the seq allocated and the row inserted in
+one round trip, autocommit) on an async psycopg connection of this event loop, so the common message
+costs no database-thread hop (the GIL hand-over and thread wake-ups were ~0.7 ms of CPU per message,
+docs/benchmarks.md). Anything else gives None, with nothing stored, and the caller takes the full
+path on a database thread (``roleplay.socket_db.store``), which gives the exact answer.
+
+Each event loop has at most ``KOKORO_DB_ASYNC_CONNECTIONS`` connections, opened on demand with the
+``default`` database's parameters; a connection is closed after any error but a unique violation, and
+the idle ones are dropped when those parameters change. A database error is raised as Django's
+``OperationalError`` (what the socket already answers with ``server_error``). PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+from django.conf import settings
+from django.db import OperationalError, connections
+
+from roleplay.services.chat import LoginCheck, StoredMessage, fast_params, fast_sql, fast_stored
+
+CONNECT_TIMEOUT_S = 5
+
+
+def enabled() -> bool:
+    return connections["default"].vendor == "postgresql"
+
+
+def _conninfo() -> tuple[dict, tuple]:
+    params = connections["default"].get_connection_params()
+    params.pop("cursor_factory", None)  # Django's sync cursor class; an async connection has its own
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+    key = tuple(sorted((k, repr(v)) for k, v in params.items() if k != "context"))
+    return params, key
+
+
+class _Pool:
+    def __init__(self, size: int) -> None:
+        self.slots = asyncio.Semaphore(size)
+        self.idle: list = []
+        self.key: tuple | None = None
+
+    async def _take(self):
+        import psycopg
+
+        params, key = _conninfo()
+        if key != self.key:  # the database settings changed: the idle ones point elsewhere
+            self.drop_idle()
+            self.key = key
+        if self.idle:
+            return self.idle.pop()
+        return await psycopg.AsyncConnection.connect(autocommit=True, **params)
+
+    def drop_idle(self) -> None:
+        while self.idle:
+            _close_now(self.idle.pop())
+
+    async def fetchone(self, sql: str, params: dict) -> tuple | None:
+        import psycopg
+
+        async with self.slots:
+            try:
+                conn = await self._take()
+            except psycopg.Error as exc:
+                raise OperationalError(str(exc)) from exc
+            try:
+                cursor = await conn.execute(sql, params)
+                row = await cursor.fetchone()
+            except psycopg.errors.UniqueViolation:  # the same id stored meanwhile: the full path says so
+                self.idle.append(conn)  # autocommit: nothing left open on it
+                return None
+            except BaseException as exc:  # broken, cancelled mid-statement: never reuse it
+                _close_now(conn)
+                if isinstance(exc, psycopg.Error):
+                    raise OperationalError(str(exc)) from exc
+                raise
+            self.idle.append(conn)
+            return row
+
+
+def _close_now(conn) -> None:
+    """Close without awaiting (works from any thread and after the loop stopped)."""
+    try:
+        conn.pgconn.finish()
+    except Exception:  # already gone
+        pass
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
+
+
+def _pool() -> _Pool:
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = _Pool(max(1, int(settings.KOKORO_DB_ASYNC_CONNECTIONS)))
+    return pool
+
+
+def close_all() -> None:
+    """Close every idle connection of every loop (tests, before the test database is dropped)."""
+    for pool in list(_pools.values()):
+        pool.drop_idle()
+
+
+async def message_store_in_loop(
+    *, session_id: int, user_id: int, text: object, client_msg_id: object, login: LoginCheck
+) -> tuple[StoredMessage, dict] | None:
+    """(the stored message, its ``message_created`` info), or None: nothing stored, take the full path."""
+    params = fast_params(session_id=session_id, user_id=user_id, text=text, client_msg_id=client_msg_id, login=login)
+    if params is None:
+        return None
+    row = await _pool().fetchone(fast_sql(), params)
+    return None if row is None else fast_stored(params, row)
