@@ -9,7 +9,8 @@ path on a database thread (``roleplay.socket_db.store``), which gives the exact 
 
 Each event loop has at most ``KOKORO_DB_ASYNC_CONNECTIONS`` connections, opened on demand with the
 ``default`` database's parameters; a connection is closed after any error but a unique violation, and
-the idle ones are dropped when those parameters change. A database error is raised as Django's
+the idle ones are dropped when those parameters change; a message with a ``client_msg_id`` whose
+pooled connection turns out dead (the database restarted) is retried once on a new one. A database error is raised as Django's
 ``OperationalError`` (what the socket already answers with ``server_error``). PostgreSQL only.
 """
 
@@ -24,6 +25,7 @@ from django.db import OperationalError, connections
 from roleplay.services.chat import LoginCheck, StoredMessage, fast_params, fast_sql, fast_stored
 
 CONNECT_TIMEOUT_S = 5
+APPLICATION_NAME = "kokoro-chat-loop"  # pg_stat_activity shows which connections these are
 
 
 def enabled() -> bool:
@@ -44,7 +46,8 @@ class _Pool:
         self.idle: list = []
         self.key: tuple | None = None
 
-    async def _take(self):
+    async def _take(self) -> tuple:
+        """(a connection, whether it was idle in the pool)."""
         import psycopg
 
         params, key = _conninfo()
@@ -52,34 +55,48 @@ class _Pool:
             self.drop_idle()
             self.key = key
         if self.idle:
-            return self.idle.pop()
-        return await psycopg.AsyncConnection.connect(autocommit=True, **params)
+            return self.idle.pop(), True
+        params.setdefault("application_name", APPLICATION_NAME)
+        return await psycopg.AsyncConnection.connect(autocommit=True, **params), False
 
     def drop_idle(self) -> None:
         while self.idle:
             _close_now(self.idle.pop())
 
-    async def fetchone(self, sql: str, params: dict) -> tuple | None:
+    async def fetchone(self, sql: str, params: dict, *, retry: bool) -> tuple | None:
+        """The statement's row (None: no row, or the same ``client_msg_id`` stored meanwhile).
+
+        ``retry``: a connection that waited in the pool and fails (the database restarted meanwhile) is
+        replaced once by a new one; only for a message with a ``client_msg_id``, whose resend can never
+        store it twice (if the first try did store it, the retry finds it and returns no row)."""
         import psycopg
 
         async with self.slots:
-            try:
-                conn = await self._take()
-            except psycopg.Error as exc:
-                raise OperationalError(str(exc)) from exc
-            try:
-                cursor = await conn.execute(sql, params)
-                row = await cursor.fetchone()
-            except psycopg.errors.UniqueViolation:  # the same id stored meanwhile: the full path says so
-                self.idle.append(conn)  # autocommit: nothing left open on it
-                return None
-            except BaseException as exc:  # broken, cancelled mid-statement: never reuse it
-                _close_now(conn)
-                if isinstance(exc, psycopg.Error):
+            for attempt in (1, 2):
+                try:
+                    conn, reused = await self._take()
+                except psycopg.Error as exc:
                     raise OperationalError(str(exc)) from exc
-                raise
-            self.idle.append(conn)
-            return row
+                try:
+                    cursor = await conn.execute(sql, params)
+                    row = await cursor.fetchone()
+                except psycopg.errors.UniqueViolation:
+                    self.idle.append(conn)  # autocommit: nothing left open on it
+                    return None
+                except psycopg.OperationalError as exc:
+                    _close_now(conn)
+                    if reused and retry and attempt == 1:
+                        self.drop_idle()  # they went down with it
+                        continue
+                    raise OperationalError(str(exc)) from exc
+                except BaseException as exc:  # other errors, cancelled mid-statement: never reuse it
+                    _close_now(conn)
+                    if isinstance(exc, psycopg.Error):
+                        raise OperationalError(str(exc)) from exc
+                    raise
+                self.idle.append(conn)
+                return row
+        return None  # not reached: the second attempt returns or raises
 
 
 def _close_now(conn) -> None:
@@ -114,5 +131,5 @@ async def message_store_in_loop(
     params = fast_params(session_id=session_id, user_id=user_id, text=text, client_msg_id=client_msg_id, login=login)
     if params is None:
         return None
-    row = await _pool().fetchone(fast_sql(), params)
+    row = await _pool().fetchone(fast_sql(), params, retry=params["cid"] is not None)
     return None if row is None else fast_stored(params, row)

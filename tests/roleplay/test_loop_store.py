@@ -105,3 +105,34 @@ async def test_a_database_settings_change_drops_the_idle_loop_connections():
     await _send(client, "二つ目", "k-2")
     assert pool.idle and pool.idle[0] is not first and first.closed
     await client.disconnect()
+
+
+@sync_to_async
+def _terminate_loop_connections() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
+            [loop_store.APPLICATION_NAME],
+        )
+        return cursor.fetchone()[0]
+
+
+async def test_after_a_database_restart_a_message_with_an_id_is_stored_on_a_new_connection():
+    session = await sync_to_async(SessionFactory)()
+    client, _ = await joined(session.client, session.pk)
+    assert (await _send(client, "一つ目", "r-1"))["seq"] == 1
+    assert await _terminate_loop_connections() == 1  # as a restart of PostgreSQL would
+
+    ack = await _send(client, "二つ目", "r-2")  # the pooled connection is dead: retried on a new one
+    assert ack["type"] == "ack" and ack["seq"] == 2 and ack["duplicate"] is False
+
+    assert await _terminate_loop_connections() == 1
+    await client.send_json_to({"type": "message", "text": "三つ目"})  # no id: a retry could store it twice
+    error = await receive_type(client, "error")
+    assert error["code"] == "server_error"
+    texts = await sync_to_async(list)(Message.objects.filter(session=session).values_list("text", flat=True))
+    assert texts == ["一つ目", "二つ目"]
+    await client.disconnect()
