@@ -10,7 +10,7 @@ from . import selectors, services
 
 
 def on_message_created(sender, *, session_id: int, seq: int, role: str, source: str | None = None, **kwargs) -> None:
-    if role != Role.COUNSELOR or not selectors.live_enabled(session_id=session_id, source=source):
+    if not wants_messages(session_id=session_id, role=role, source=source):
         return
     transaction.on_commit(lambda: services.live_coaching_queue(session_id=session_id, seq=seq))
 

@@ -99,14 +99,7 @@ def message_create(
     message = _message_append(
         session=session, role=role, sender=user, text=text, created_at=now, client_msg_id=client_msg_id
     )
-    info = {
-        "session_id": session.pk,
-        "message_id": message.pk,
-        "seq": message.seq,
-        "role": role,
-        "sender_id": user.pk,
-        "source": session.source,  # lets receivers skip sessions they do not serve without a query
-    }
+    info = _created_info(message, source=session.source)
     transaction.on_commit(lambda: message_announce(info))
     return StoredMessage(message, created=True)
 
@@ -213,9 +206,7 @@ def fast_stored(params: dict, row: tuple) -> tuple[StoredMessage, dict]:
         id=message_id, session_id=params["sid"], seq=seq, role=role, sender_id=params["uid"],
         text=params["text"], created_at=params["now"], client_msg_id=params["cid"],
     )  # fmt: skip
-    info = {"session_id": params["sid"], "message_id": message_id, "seq": seq, "role": role,
-            "sender_id": params["uid"], "source": source}  # fmt: skip
-    return StoredMessage(message, created=True), info
+    return StoredMessage(message, created=True), _created_info(message, source=source)
 
 
 def message_create_fast(
@@ -265,6 +256,18 @@ def messages_record(*, session_id: int, turns: Sequence[tuple[str, str, datetime
             )
         )
     return stored
+
+
+def _created_info(message: Message, *, source: str) -> dict:
+    """The ``message_created`` keyword arguments of a newly stored message (roleplay/signals.py)."""
+    return {
+        "session_id": message.session_id,
+        "message_id": message.pk,
+        "seq": message.seq,
+        "role": message.role,
+        "sender_id": message.sender_id,
+        "source": source,  # lets receivers skip sessions they do not serve without a query
+    }
 
 
 def message_announce(info: dict) -> None:
