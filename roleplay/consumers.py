@@ -285,9 +285,8 @@ class ChatConsumer(LoginBoundSocket, AsyncJsonWebsocketConsumer):
         if stored is None:
             try:
                 stored, checked = await socket_db.store(
-                    self.session_id, self.scope["user"], content.get("text"), client_msg_id,
-                    self._login, self._login_password, fast=fast is None,
-                )  # fmt: skip
+                    self.session_id, self.scope["user"], content.get("text"), client_msg_id, self._login
+                )
             except LoginEnded:
                 await self.login_end()
                 return

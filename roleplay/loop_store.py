@@ -1,6 +1,6 @@
 """The common case of storing a chat message, in the socket's event loop (issue 19).
 
-``message_store_in_loop`` runs ``message_create_fast``'s one statement (login still valid, session
+``message_store_in_loop`` runs the fast statement (``roleplay.services.chat.fast_sql``) (login still valid, session
 live, sender a participant, id new, under the rate limit: the seq allocated and the row inserted in
 one round trip, autocommit) on an async psycopg connection of this event loop, so the common message
 costs no database-thread hop (the GIL hand-over and thread wake-ups were ~0.7 ms of CPU per message,
@@ -118,9 +118,11 @@ def _pool() -> _Pool:
     return pool
 
 
-def close_all() -> None:
-    """Close every idle connection of every loop (tests, before the test database is dropped)."""
-    for pool in list(_pools.values()):
+def close_all(loop: asyncio.AbstractEventLoop | None = None) -> None:
+    """Close the idle connections of ``loop``'s pool, or of every loop's (tests, before the test
+    database is dropped)."""
+    pools = list(_pools.values()) if loop is None else [p for p in (_pools.get(loop),) if p is not None]
+    for pool in pools:
         pool.drop_idle()
 
 

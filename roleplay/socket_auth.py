@@ -13,7 +13,7 @@ A socket is bound to the login (Django session) it was opened with. It is closed
   ``SESSION_COOKIE_AGE``) and closes unless the login was extended meanwhile;
 * and received frames are checked against the database, so nothing is accepted from a login
   that ended even when the channel layer lost the event: a ``message`` in the very statement
-  that stores it (``message_create_fast``: the password hash and the session row), ``sync``
+  that stores it (``services.chat.fast_sql``: the password hash and the session row), ``sync``
   and ``end`` in the same database hop as their work; frames that neither read nor write
   anything (``ping``, ``typing``, refused frames) accept a check made less than
   ``RECHECK_S`` seconds ago, so they need no database (and a ping is answered while the
@@ -127,7 +127,7 @@ def login_check_sync(user_id: int, session_key: str | None, auth_hash: str, *, e
 
 
 def login_fast_check(login: tuple[int, str | None, str], password: str | None) -> LoginCheck | None:
-    """What ``message_create_fast`` checks the login against (None: no fast path, the full check
+    """What the fast statement (``services.chat.fast_sql``) checks the login against (None: no fast path, the full check
     runs): the password hash seen by the last full check, and the session row, extended when
     due as ``login_expiry_sync(extend=True)`` does."""
     if password is None or (login[1] is not None and not _db_sessions()):

@@ -1,8 +1,9 @@
 """The chat socket's database work: one hop per frame (``roleplay.db_hop``).
 
 The frames that read or write (``message``, ``sync``, ``end``) check the socket's login in the
-same hop as their work (see socket_auth), so a frame costs one thread hop and, for a message in
-the common case, one database round trip (``message_create_fast``).
+same hop as their work (see socket_auth), so a frame costs one thread hop. The common message
+needs none: the socket stores it in its event loop (``roleplay.loop_store``) and comes here only
+for the exact answer of the full path.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from roleplay.db_hop import db_hop
 from roleplay.models import EndReason, Session, TranscriptReadChannel
 from roleplay.selectors.chat import message_frame, messages_after, session_role_for
 from roleplay.services.audit import transcript_read_log
-from roleplay.services.chat import ChatError, StoredMessage, message_announce, message_create, message_create_fast
+from roleplay.services.chat import ChatError, StoredMessage, message_announce, message_create
 from roleplay.services.sessions import session_begin, session_end, session_end_if_overdue
 from roleplay.signals import message_interest
-from roleplay.socket_auth import LoginEnded, login_check_sync, login_fast_check
+from roleplay.socket_auth import LoginEnded, login_check_sync
 
 Login = tuple[int, str | None, str]
 
@@ -54,21 +55,10 @@ def store(
     text,
     client_msg_id,
     login: Login | None = None,
-    password: str | None = None,
-    fast: bool = True,
 ) -> tuple[StoredMessage, tuple]:
-    """Store a message: (the stored message, (password, expires) of a full login check or
-    (None, None) when the login was checked inside the fast statement). On PostgreSQL sends of
-    different sessions are stored in parallel; the session row lock orders the sends of one
-    session. Nothing is stored after the login ended. ``fast=False``: the caller already tried the
-    fast statement (``roleplay.loop_store``), go straight to the full path."""
-    fast = login_fast_check(login, password) if login is not None and fast else None
-    if fast is not None:
-        stored = message_create_fast(
-            session_id=session_id, user=user, text=text, client_msg_id=client_msg_id, login=fast
-        )
-        if stored is not None:
-            return stored, (None, None)
+    """Store a message by the full path: (the stored message, (password, expires) of the full login
+    check). On PostgreSQL sends of different sessions are stored in parallel; the session row lock
+    orders the sends of one session. Nothing is stored after the login ended."""
     checked = _login_full(login)
     try:
         return message_create(session_id=session_id, user=user, text=text, client_msg_id=client_msg_id), checked

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -123,7 +123,7 @@ def _message_append(
 
 @dataclass(frozen=True)
 class LoginCheck:
-    """What a socket's login is checked against in ``message_create_fast`` (see socket_auth):
+    """What a socket's login is checked against in the fast statement (``fast_sql``, see socket_auth):
     the user's password hash as it was when the login was verified, and the login's session key
     (None: the user only). A session row expiring before ``extend_before`` is extended to
     ``extended`` (chat activity counts as activity, as in ``login_expiry_sync``)."""
@@ -136,6 +136,13 @@ class LoginCheck:
 
 @lru_cache(maxsize=1)  # built once per process (the table names are known only once apps are ready)
 def fast_sql() -> str:
+    """The common case of ``message_create`` as one statement (one round trip, autocommit; run by the
+    chat socket in its event loop, ``roleplay.loop_store``): the login is still valid, the session is
+    live, the sender takes part, the id is new and the rate limit allows it. The session row's UPDATE
+    takes the same lock and hands out the same next seq; the login's expiry is extended as the full
+    check does. No row when any of that does not hold, nothing stored: the caller then takes the full
+    path (the login check and ``message_create``), which gives the exact answer (the login ended, a
+    duplicate, an error code, the start of a scheduled session, over the rate limit)."""
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.models import Session as LoginSession
 
@@ -207,35 +214,6 @@ def fast_stored(params: dict, row: tuple) -> tuple[StoredMessage, dict]:
         text=params["text"], created_at=params["now"], client_msg_id=params["cid"],
     )  # fmt: skip
     return StoredMessage(message, created=True), _created_info(message, source=source)
-
-
-def message_create_fast(
-    *, session_id: int, user, text: object, client_msg_id: object, login: LoginCheck
-) -> StoredMessage | None:
-    """The common case of ``message_create`` as one statement (one round trip, autocommit): the
-    login is still valid, the session is live, the sender takes part, the id is new and the
-    rate limit allows it. The session row's UPDATE takes the same lock and hands out the same
-    next seq; the login's expiry is extended as the full check does. None when any of that does
-    not hold, nothing stored: the caller then takes the full path (the login check and
-    ``message_create``), which gives the exact answer (the login ended, a duplicate, an error
-    code, the start of a scheduled session, over the rate limit). The chat socket runs the same
-    statement in its event loop (``roleplay.loop_store``); this is the database-thread version."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return None
-    params = fast_params(session_id=session_id, user_id=user.pk, text=text, client_msg_id=client_msg_id, login=login)
-    if params is None:
-        return None
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(fast_sql(), params)
-            row = cursor.fetchone()
-    except IntegrityError:  # the same id stored meanwhile by another socket: the full path says so
-        row = None
-    if row is None:
-        return None
-    stored, info = fast_stored(params, row)
-    message_announce(info)
-    return stored
 
 
 @transaction.atomic

@@ -1,10 +1,12 @@
-"""``message_create_fast``: the one-statement store of the chat socket (issue 19).
+"""The fast statement (``fast_sql``), as the chat socket runs it in its event loop
+(``roleplay.loop_store``): the one-statement store of the common message (issue 19).
 
 It must store exactly what ``message_create`` would (next seq under the session row's lock, the
 sender's role, the login checked and extended), and otherwise store and count nothing, so that
 the full path gives the exact answer.
 """
 
+import asyncio
 import threading
 from datetime import timedelta
 
@@ -15,8 +17,9 @@ from django.contrib.sessions.models import Session as LoginSession
 from django.db import connection
 from django.utils import timezone
 
+from roleplay import loop_store
 from roleplay.models import Message, Session, SessionStatus
-from roleplay.services.chat import ChatError, message_create, message_create_fast
+from roleplay.services.chat import ChatError, message_create
 from roleplay.socket_auth import login_fast_check, socket_login
 from tests.factories import SessionFactory
 
@@ -38,8 +41,19 @@ def _login(user) -> tuple[tuple, str]:
 
 
 def _fast(session, user, login, password, text="こんにちは", cid=None):
+    """The stored message, or None (nothing stored): one call of the loop store on its own event loop."""
     check = login_fast_check(login, password)
-    return message_create_fast(session_id=session.pk, user=user, text=text, client_msg_id=cid, login=check)
+
+    async def store():
+        try:
+            return await loop_store.message_store_in_loop(
+                session_id=session.pk, user_id=user.pk, text=text, client_msg_id=cid, login=check
+            )
+        finally:
+            loop_store.close_all(asyncio.get_running_loop())
+
+    done = asyncio.run(store())
+    return None if done is None else done[0]
 
 
 def test_stores_with_the_next_seq_and_role_like_the_full_path():
