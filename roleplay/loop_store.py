@@ -32,12 +32,19 @@ def enabled() -> bool:
     return connections["default"].vendor == "postgresql"
 
 
-def _conninfo() -> tuple[dict, tuple]:
+def _settings_key() -> tuple:
+    """What the connections depend on, read per message: a change drops the idle ones."""
+    db = connections["default"].settings_dict
+    return db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], repr(db["OPTIONS"])
+
+
+def _connect_params() -> dict:
+    """The ``default`` database's psycopg parameters (only when a connection is opened)."""
     params = connections["default"].get_connection_params()
     params.pop("cursor_factory", None)  # Django's sync cursor class; an async connection has its own
     params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
-    key = tuple(sorted((k, repr(v)) for k, v in params.items() if k != "context"))
-    return params, key
+    params.setdefault("application_name", APPLICATION_NAME)
+    return params
 
 
 class _Pool:
@@ -50,14 +57,13 @@ class _Pool:
         """(a connection, whether it was idle in the pool)."""
         import psycopg
 
-        params, key = _conninfo()
+        key = _settings_key()
         if key != self.key:  # the database settings changed: the idle ones point elsewhere
             self.drop_idle()
             self.key = key
         if self.idle:
             return self.idle.pop(), True
-        params.setdefault("application_name", APPLICATION_NAME)
-        return await psycopg.AsyncConnection.connect(autocommit=True, **params), False
+        return await psycopg.AsyncConnection.connect(autocommit=True, **_connect_params()), False
 
     def drop_idle(self) -> None:
         while self.idle:
