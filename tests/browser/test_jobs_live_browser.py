@@ -36,6 +36,18 @@ def _in_worker(fn, **kwargs):
         return pool.submit(run).result(timeout=30)
 
 
+def _open_watched(browser, base: str, staff, path: str, fragment: str):
+    """``path`` opened by ``staff``: (the page, the requests for ``fragment`` — the polling fallback — and the
+    page's script errors, both recorded from the start)."""
+    page = login(browser, base, staff).new_page()
+    fetched: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url) if fragment in request.url else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(base + path)
+    return page, fetched, errors
+
+
 def test_job_page_bar_moves_to_100_percent_by_push(asgi_live_server, browser, settings):
     settings.KOKORO_JOBS_POLL_S = 3600  # the fallback polling would take an hour: only the push can move the bar
     staff = UserFactory(is_staff=True)
@@ -45,12 +57,7 @@ def test_job_page_bar_moves_to_100_percent_by_push(asgi_live_server, browser, se
     )  # fmt: skip
     fragment = reverse("partners:job_progress", args=[job.pk])
     base = asgi_live_server.url
-    page = login(browser, base, staff).new_page()
-    fetched = []
-    page.on("request", lambda request: fetched.append(request.url) if fragment in request.url else None)
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(base + reverse("partners:job_detail", args=[job.pk]))
+    page, fetched, errors = _open_watched(browser, base, staff, reverse("partners:job_detail", args=[job.pk]), fragment)
     root = f'[data-job="finetune:{job.pk}"]'
     assert "every 3600s" in page.locator("#pt-progress").get_attribute("hx-trigger")
     # Subscribed: the socket sent the job's state as stored.
@@ -130,12 +137,7 @@ def test_job_page_loss_chart_and_eta_follow_by_push(asgi_live_server, browser, s
     )  # fmt: skip
     fragment = reverse("partners:job_progress", args=[job.pk])
     base = asgi_live_server.url
-    page = login(browser, base, staff).new_page()
-    fetched = []
-    page.on("request", lambda request: fetched.append(request.url) if fragment in request.url else None)
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(base + reverse("partners:job_detail", args=[job.pk]))
+    page, fetched, errors = _open_watched(browser, base, staff, reverse("partners:job_detail", args=[job.pk]), fragment)
     page.wait_for_function(f"document.querySelector('[data-job=\"finetune:{job.pk}\"]').hasAttribute('data-pushed')")
     page.evaluate("window.__samePage = true")
     assert (_chart_length(page, 0), _chart_length(page, 1)) == (2, 0)
@@ -213,10 +215,9 @@ def test_simulation_page_session_table_follows_by_throttled_refresh(asgi_live_se
     first, second = (SimulatedSession.objects.create(job=job, index=i) for i in range(2))
     fragment = reverse("arena:simulation_progress", args=[job.pk])
     base = asgi_live_server.url
-    page = login(browser, base, staff).new_page()
-    fetched = []
-    page.on("request", lambda request: fetched.append(request.url) if fragment in request.url else None)
-    page.goto(base + reverse("arena:simulation_detail", args=[job.pk]))
+    page, fetched, _errors = _open_watched(
+        browser, base, staff, reverse("arena:simulation_detail", args=[job.pk]), fragment
+    )
     page.wait_for_function(
         f"document.querySelector('[data-job=\"arena_simulation:{job.pk}\"]').hasAttribute('data-pushed')"
     )

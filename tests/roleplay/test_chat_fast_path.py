@@ -7,14 +7,12 @@ the full path gives the exact answer.
 """
 
 import asyncio
-import threading
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session as LoginSession
-from django.db import connection
 from django.utils import timezone
 
 from roleplay import loop_store
@@ -22,6 +20,7 @@ from roleplay.models import Message, Session, SessionStatus
 from roleplay.services.chat import ChatError, message_create
 from roleplay.socket_auth import login_fast_check, socket_login
 from tests.factories import SessionFactory
+from tests.roleplay.concurrent_senders import send_from_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -143,29 +142,9 @@ def test_a_socket_login_without_a_session_key_checks_the_user_only():
 def test_concurrent_fast_senders_get_gapless_unique_seq():
     session = SessionFactory()
     logins = {u.pk: _login(u) for u in (session.client, session.counselor)}
-    threads_n, per_thread = 6, 15
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(threads_n)
 
-    def worker(n: int) -> None:
-        user = session.client if n % 2 else session.counselor
+    def send(user, n: int, i: int) -> None:
         login, password = logins[user.pk]
-        try:
-            barrier.wait()
-            for i in range(per_thread):
-                stored = _fast(session, user, login, password, text=f"t{n}-{i}", cid=f"t{n}-{i}")
-                assert stored is not None
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        assert _fast(session, user, login, password, text=f"t{n}-{i}", cid=f"t{n}-{i}") is not None
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(threads_n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    seqs = list(Message.objects.filter(session=session).order_by("seq").values_list("seq", flat=True))
-    assert seqs == list(range(1, threads_n * per_thread + 1))
-    assert Session.objects.get(pk=session.pk).last_seq == threads_n * per_thread
+    send_from_threads(session, send, threads_n=6, per_thread=15)

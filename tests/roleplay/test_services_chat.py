@@ -1,11 +1,9 @@
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
-from roleplay.models import Message, Session, SessionStatus
+from roleplay.models import Message, SessionStatus
 from roleplay.services.chat import (
     ERR_BAD_CLIENT_ID,
     ERR_EMPTY_MESSAGE,
@@ -19,6 +17,7 @@ from roleplay.services.chat import (
     message_create,
 )
 from tests.factories import SessionFactory, UserFactory
+from tests.roleplay.concurrent_senders import send_from_threads
 
 
 def _refused(session, user, text, code, error, client_msg_id=None):
@@ -146,29 +145,11 @@ def test_the_rate_window_slides_over_the_stored_messages(settings):
 def test_concurrent_senders_get_gapless_unique_seq(postgres_required):
     session = SessionFactory()
     threads_n, per_thread = 6, 15
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(threads_n)
 
-    def worker(n: int) -> None:
-        user = session.client if n % 2 else session.counselor
-        try:
-            barrier.wait()
-            for i in range(per_thread):
-                message_create(session_id=session.pk, user=user, text=f"t{n}-{i}", client_msg_id=f"t{n}-{i}")
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def send(user, n: int, i: int) -> None:
+        message_create(session_id=session.pk, user=user, text=f"t{n}-{i}", client_msg_id=f"t{n}-{i}")
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(threads_n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    seqs = list(Message.objects.filter(session=session).order_by("seq").values_list("seq", flat=True))
-    assert seqs == list(range(1, threads_n * per_thread + 1))
-    assert Session.objects.get(pk=session.pk).last_seq == threads_n * per_thread
+    send_from_threads(session, send, threads_n=threads_n, per_thread=per_thread)
     # Each thread's own messages keep their order.
     for n in range(threads_n):
         texts = list(
