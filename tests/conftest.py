@@ -158,3 +158,13 @@ async def layer():
     if hasattr(channel_layer, "close_pools"):
         await channel_layer.close_pools()
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+
+
+@pytest.fixture
+def keep_active_language():
+    """Requests with the English cookie activate English in this thread (LocaleMiddleware): undo it."""
+    from django.utils import translation
+
+    before = translation.get_language()
+    yield
+    translation.activate(before)

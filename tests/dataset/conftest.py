@@ -125,3 +125,21 @@ def hostile_files(base_id: int) -> dict[str, tuple[bytes, str]]:
         "deep.json": (b"[" * 100_000 + b"]" * 100_000, "JSON"),
         "long-number.json": (b"1" * 5000, "4300"),
     }
+
+
+def imported_data_delete() -> None:
+    """Remove every imported session with its messages, translations, feedback and imported users (after a
+    module that imported the published folders; raw deletes: 600,000 messages without per-row cascades)."""
+    from feedback.dataset.importer import USERNAME_PREFIX
+    from feedback.models import Feedback
+    from roleplay.models import Message, MessageTranslation, Profile, Session, SessionSource
+
+    sessions = Session.objects.filter(source=SessionSource.IMPORTED)
+    translations = MessageTranslation.objects.filter(message__session__in=sessions)
+    translations._raw_delete(translations.db)
+    messages = Message.objects.filter(session__in=sessions)
+    messages._raw_delete(messages.db)
+    Feedback.objects.filter(session__in=sessions).delete()
+    sessions.delete()
+    users = Profile.objects.filter(user__username__startswith=USERNAME_PREFIX).values_list("user_id")
+    Profile.objects.model._meta.get_field("user").related_model.objects.filter(pk__in=users).delete()

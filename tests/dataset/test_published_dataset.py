@@ -3,11 +3,11 @@
 import pytest
 
 from feedback.dataset.exporter import export_to_path
-from feedback.dataset.importer import USERNAME_PREFIX, dataset_import
+from feedback.dataset.importer import dataset_import
 from feedback.dataset.selectors import ExportOptions, export_feedback_queryset
 from feedback.dataset.stats import dataset_summary
 from feedback.models import Feedback
-from roleplay.models import Message, Profile, Session, SessionSource
+from tests.dataset.conftest import imported_data_delete
 
 pytestmark = [pytest.mark.dataset, pytest.mark.slow, pytest.mark.django_db]
 
@@ -23,13 +23,7 @@ def published(django_db_setup, django_db_blocker, kokorochat_dir):
         yield report
     finally:
         with django_db_blocker.unblock():
-            sessions = Session.objects.filter(source=SessionSource.IMPORTED)
-            messages = Message.objects.filter(session__in=sessions)
-            messages._raw_delete(messages.db)
-            Feedback.objects.filter(session__in=sessions).delete()
-            sessions.delete()
-            users = Profile.objects.filter(user__username__startswith=USERNAME_PREFIX).values_list("user_id")
-            Profile.objects.model._meta.get_field("user").related_model.objects.filter(pk__in=users).delete()
+            imported_data_delete()
 
 
 def test_every_published_file_imports_and_exports_byte_for_byte(published, kokorochat_dir, tmp_path):

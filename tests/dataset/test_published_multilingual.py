@@ -8,10 +8,10 @@ import time
 import pytest
 
 from feedback.dataset.exporter import export_to_path, export_translations_to_path
-from feedback.dataset.importer import USERNAME_PREFIX, dataset_import
+from feedback.dataset.importer import dataset_import
 from feedback.dataset.selectors import ExportOptions
-from feedback.models import Feedback
-from roleplay.models import Message, MessageTranslation, Profile, Session, SessionSource
+from roleplay.models import Message, MessageTranslation
+from tests.dataset.conftest import imported_data_delete
 
 pytestmark = [pytest.mark.dataset, pytest.mark.slow, pytest.mark.django_db]
 
@@ -29,15 +29,7 @@ def english(django_db_setup, django_db_blocker, multilingual_en_dir):
         yield report, seconds
     finally:
         with django_db_blocker.unblock():
-            sessions = Session.objects.filter(source=SessionSource.IMPORTED)
-            translations = MessageTranslation.objects.filter(message__session__in=sessions)
-            translations._raw_delete(translations.db)
-            messages = Message.objects.filter(session__in=sessions)
-            messages._raw_delete(messages.db)
-            Feedback.objects.filter(session__in=sessions).delete()
-            sessions.delete()
-            users = Profile.objects.filter(user__username__startswith=USERNAME_PREFIX).values_list("user_id")
-            Profile.objects.model._meta.get_field("user").related_model.objects.filter(pk__in=users).delete()
+            imported_data_delete()
 
 
 def test_the_english_folder_imports_alone_and_exports_byte_for_byte(english, multilingual_en_dir, tmp_path):

@@ -14,15 +14,7 @@ from tests.factories import UserFactory
 
 from .conftest import LINES_EN, make_dialogue, make_multilingual, write_files
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _keep_the_active_language():
-    """Requests with the English cookie activate English in this thread (LocaleMiddleware): undo it."""
-    before = translation.get_language()
-    yield
-    translation.activate(before)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keep_active_language")]
 
 
 ZH = tuple(f"中文翻译{n}" for n in range(6))

@@ -14,15 +14,7 @@ from roleplay.models import Message, Role
 from tests.dataset.conftest import LINES_EN, make_dialogue, make_multilingual, write_files
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _keep_the_active_language():
-    """Requests with the English cookie activate English in this thread (LocaleMiddleware): undo it."""
-    before = translation.get_language()
-    yield
-    translation.activate(before)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keep_active_language")]
 
 
 # High-scored (70-98): all items 4-5 give a total in range.
